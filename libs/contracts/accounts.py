@@ -1,0 +1,3 @@
+"""Events the accounts service publishes."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Events the catalog service publishes."""
+
+from __future__ import annotations

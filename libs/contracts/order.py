@@ -1,0 +1,3 @@
+"""Events the order service publishes."""
+
+from __future__ import annotations

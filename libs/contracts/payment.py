@@ -1,0 +1,3 @@
+"""Events the payment service publishes."""
+
+from __future__ import annotations

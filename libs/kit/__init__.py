@@ -1,0 +1,1 @@
+"""What every service is built on: settings, database, app, health, metrics, logs, errors."""

@@ -1,0 +1,69 @@
+"""A service's database: an async engine and sessions, built at start-up, never at import.
+
+SQLite (aiosqlite) for the embedded runtime, PostgreSQL (asyncpg) for the distributed one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class Database:
+    def __init__(self, url: str, metadata: MetaData, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.metadata = metadata
+        self.echo = echo
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    async def start(self, *, create_tables: bool = True) -> None:
+        if self.is_sqlite:
+            self.engine = self._sqlite_engine()
+        else:
+            self.engine = create_async_engine(
+                self.url, echo=self.echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        if create_tables:
+            async with self.engine.begin() as connection:
+                await connection.run_sync(self.metadata.create_all)
+
+    def _sqlite_engine(self) -> AsyncEngine:
+        database = self.url.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            self.url, echo=self.echo, connect_args={"timeout": 30}
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _configure(dbapi_connection, _record):
+            # Let SQLAlchemy, not the driver, open transactions, so that "begin" below is ours.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("pragma journal_mode=wal")
+            cursor.execute("pragma synchronous=normal")
+            cursor.execute("pragma foreign_keys=on")
+            cursor.execute("pragma busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection):
+            # Take the write lock up front: a read that later writes cannot then fail with
+            # "database is locked", and read-modify-write (stock, capacity) is serialised.
+            connection.exec_driver_sql("begin immediate")
+
+        return engine
+
+    async def stop(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None

@@ -1,0 +1,40 @@
+"""The inbox: the ids of the events a consumer has applied, written in the same transaction as
+the handler's effects, so a redelivered event changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("event_id", String(36), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+class Inbox:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def claim(self, session: AsyncSession, *, consumer: str, event_id: str) -> bool:
+        """Record ``event_id`` as applied by ``consumer``; False when it already was.
+
+        On PostgreSQL a concurrent claim of the same id waits for the first transaction, then
+        finds the row, so two deliveries racing each other still apply once.
+        """
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(self.table)
+            .values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing()
+        )
+        result = await session.execute(statement)
+        return result.rowcount == 1
