@@ -98,7 +98,7 @@ start() {
   take_lock "$STATE/.lock"
   if pid_alive "$PIDFILE" "$PID_PATTERN"; then
     log "already running (pid $(<"$PIDFILE"))"
-    address
+    cat "$STATE/env" 2>/dev/null || address
     return 0
   fi
   install
@@ -140,7 +140,7 @@ start() {
     sleep 0.3
   done
   log "started (pid $(<"$PIDFILE")) in $(elapsed "$t0")"
-  address
+  address | tee "$STATE/env"
 }
 
 stop() {
@@ -156,7 +156,7 @@ stop() {
 status() {
   if pid_alive "$PIDFILE" "$PID_PATTERN"; then
     log "running (pid $(<"$PIDFILE")), state in $STATE"
-    address
+    cat "$STATE/env" 2>/dev/null || address
   else
     log "not running"
     return 3

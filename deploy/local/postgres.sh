@@ -101,7 +101,7 @@ start() {
   take_lock "$STATE/.lock"
   if running; then
     log "already running, data in $DATA"
-    address
+    cat "$STATE/env" 2>/dev/null || address
     return 0
   fi
   port_open "$PORT" && die "port $PORT on 127.0.0.1 is already in use (set PGPORT_LOCAL)"
@@ -136,7 +136,7 @@ SELECT 'CREATE DATABASE adopte OWNER adopte'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'adopte') \gexec
 SQL
   log "started in $(elapsed "$t0")"
-  address
+  address | tee "$STATE/env"
 }
 
 stop() {
@@ -163,7 +163,7 @@ status() {
   resolve_state
   if running; then
     log "running, data in $DATA"
-    address
+    cat "$STATE/env" 2>/dev/null || address
   else
     log "not running"
     return 3

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 class Database:
@@ -31,7 +32,9 @@ class Database:
             self.engine = create_async_engine(
                 self.url, echo=self.echo, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
         if create_tables:
             async with self.engine.begin() as connection:
                 await connection.run_sync(self.metadata.create_all)
@@ -67,3 +70,4 @@ class Database:
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
+

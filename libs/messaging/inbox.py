@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.sqltypes import UtcDateTime
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -16,7 +18,7 @@ def inbox_table(metadata: MetaData) -> Table:
         metadata,
         Column("consumer", String(200), primary_key=True),
         Column("event_id", String(36), primary_key=True),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
 
 

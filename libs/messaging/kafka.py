@@ -33,7 +33,9 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_delay,
-    wait_exponential_jitter,
+    stop_never,
+    wait_exponential,
+    wait_random,
 )
 
 from libs.messaging.delivery import deliver
@@ -56,8 +58,8 @@ def _retrying(what: str, *, errors=(KafkaError,), give_up_after_s: float | None 
 
     return AsyncRetrying(
         retry=retry_if_exception_type(errors),
-        wait=wait_exponential_jitter(initial=0.1, max=5.0),
-        stop=stop_after_delay(give_up_after_s) if give_up_after_s is not None else (lambda _: False),
+        wait=wait_exponential(multiplier=0.1, max=5.0) + wait_random(0, 0.1),
+        stop=stop_never if give_up_after_s is None else stop_after_delay(give_up_after_s),
         before_sleep=before_sleep,
         reraise=True,
     )
@@ -247,9 +249,7 @@ class KafkaConsumer:
             for tp, records in batches.items():
                 # Paused until its batch is done: no later record of tp is fetched meanwhile.
                 consumer.pause(tp)
-                task = asyncio.create_task(self._work(tp, records))
-                self._workers[tp] = task
-                task.add_done_callback(lambda t, tp=tp: self._workers.get(tp) is t and self._workers.pop(tp))
+                self._workers[tp] = asyncio.create_task(self._work(tp, records))
 
     async def _work(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         try:
@@ -260,6 +260,8 @@ class KafkaConsumer:
                 )
                 self._done[tp] = raw.offset + 1
             await self._commit({tp: self._done[tp]})
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("kafka consumer batch failed, fetching it again",
                           extra={"group": self.group, "topic": tp.topic, "partition": tp.partition})

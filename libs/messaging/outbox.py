@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.contracts import Event
+from libs.sqltypes import UtcDateTime
 from libs.correlation import correlation_id as current_correlation_id
 from libs.messaging.metrics import OUTBOX_BACKLOG
 from libs.messaging.port import EventBus, Message
@@ -51,8 +51,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("topic", String(200), nullable=False),
         Column("key", String(200), nullable=False),
         Column("envelope", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True)),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime()),
         Index("outbox_unpublished", "published_at", "id"),
     )
 
@@ -122,6 +122,7 @@ class OutboxRelay:
         self.purge_every_s = purge_every_s
         self._last_purge = 0.0
         self._task: asyncio.Task | None = None
+        self.failing = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.service}")
@@ -140,9 +141,10 @@ class OutboxRelay:
             self.outbox.committed.clear()
             try:
                 published = await self.publish_pending()
-                failures = 0
+                failures, self.failing = 0, False
             except Exception:
                 failures += 1
+                self.failing = failures >= 3
                 delay = min(30.0, 0.1 * 2**failures)
                 log.exception("outbox relay failed; retrying", extra={"retry_in_s": delay})
                 await asyncio.sleep(delay)

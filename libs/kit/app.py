@@ -1,0 +1,79 @@
+"""Builds a service's FastAPI app: routes under its prefix, health, metrics, errors, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from libs.kit.errors import error_body, install_error_handlers
+from libs.kit.http import CorrelationMiddleware, MetricsMiddleware
+from libs.kit.runtime import ServiceRuntime
+
+
+def current_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(current_runtime)]
+
+
+def operations_router(runtimes: Callable[[], list[ServiceRuntime]]) -> APIRouter:
+    """/healthz (the process is alive), /readyz (every part can take traffic), /metrics."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        problems = {}
+        for runtime in runtimes():
+            for part, reason in (await runtime.ready()).items():
+                problems[f"{runtime.definition.name}.{part}"] = reason
+        if problems:
+            body = error_body(503, "not_ready", "some parts are not ready", [problems])
+            return JSONResponse(body, 503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
+    """The app of one service. ``build_runtime`` is its bootstrap: it picks the adapters without
+    connecting to anything; the lifespan starts them."""
+    runtime = build_runtime()
+    definition = runtime.definition
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"Adopte mon commerçant: {definition.name}",
+        lifespan=lifespan,
+        openapi_url=f"{definition.prefix}/openapi.json",
+        docs_url=f"{definition.prefix}/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in definition.routers:
+        app.include_router(router, prefix=definition.prefix)
+    app.include_router(operations_router(lambda: [runtime]))
+    app.add_middleware(MetricsMiddleware, service=definition.name)
+    app.add_middleware(CorrelationMiddleware)
+    return app

@@ -1,0 +1,202 @@
+"""A running service: its database, its outbox relay and its consumer, started and stopped together.
+
+Each service's ``bootstrap.py`` builds one from its settings; the app's lifespan starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.contracts import ContractError, Envelope, Event, registry
+from libs.correlation import correlation_id, current_correlation_id
+from libs.kit.db import Database
+from libs.kit.settings import ServiceSettings
+from libs.messaging.delivery import PoisonMessage
+from libs.messaging.inbox import Inbox
+from libs.messaging.outbox import Outbox, OutboxRelay
+from libs.messaging.port import Consumer, EventBus, Record, TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction of a service: state changes and the events they cause, committed together."""
+
+    session: AsyncSession
+    outbox: Outbox
+    correlation_id: str
+    cause: Envelope | None = None
+
+    async def emit(self, event: Event) -> None:
+        await self.outbox.add(
+            self.session,
+            event,
+            correlation_id=self.correlation_id,
+            causation_id=str(self.cause.event_id) if self.cause else None,
+        )
+
+
+EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service is, independent of how it runs."""
+
+    name: str
+    prefix: str
+    metadata: MetaData
+    subscriptions: Mapping[type[Event], Sequence[EventHandler]] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+    templates: Path | None = None
+
+    @property
+    def group(self) -> str:
+        return f"adopte.{self.name}"
+
+    def published_topics(self) -> list[str]:
+        contracts = import_module(f"libs.contracts.{self.name}").__name__
+        return sorted({c.topic for c in registry if c.__module__ == contracts})
+
+    def subscribed_topics(self) -> list[str]:
+        return sorted({event.topic for event in self.subscriptions})
+
+
+def bus_from_settings(settings: ServiceSettings, client_id: str) -> EventBus:
+    if settings.bus == "kafka":
+        from libs.messaging.kafka import KafkaBus
+
+        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id)
+    from libs.messaging.embedded import EmbeddedBus
+
+    return EmbeddedBus(settings.bus_path, default_partitions=settings.topic_partitions)
+
+
+def build_runtime(
+    definition: ServiceDefinition, settings: ServiceSettings, bus: EventBus | None = None
+) -> ServiceRuntime:
+    """Given a bus (the embedded runtime shares one), the service uses it and its owner starts
+    it; otherwise the service makes its own from the settings."""
+    return ServiceRuntime(
+        definition,
+        settings,
+        bus=bus or bus_from_settings(settings, client_id=definition.name),
+        owns_bus=bus is None,
+    )
+
+
+class ServiceRuntime:
+    lag_refresh_s = 5.0
+
+    def __init__(
+        self,
+        definition: ServiceDefinition,
+        settings: ServiceSettings,
+        *,
+        bus: EventBus,
+        owns_bus: bool,
+        database: Database | None = None,
+    ) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.bus = bus
+        self.owns_bus = owns_bus
+        self.database = database or Database(
+            settings.database_url_for(definition.name), definition.metadata
+        )
+        self.outbox = Outbox(definition.metadata.tables["outbox"])
+        self.inbox = Inbox(definition.metadata.tables["inbox"])
+        self.relay: OutboxRelay | None = None
+        self.consumer: Consumer | None = None
+        self._lag_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.database.start()
+        if self.owns_bus:
+            await self.bus.start()
+        topics = set(self.definition.published_topics()) | set(self.definition.subscribed_topics())
+        await self.bus.ensure_topics(
+            [TopicSpec(t, self.settings.topic_partitions) for t in sorted(topics)]
+        )
+        if self.settings.outbox_relay:
+            self.relay = OutboxRelay(
+                self.outbox, self.database.sessions, self.bus, service=self.definition.name
+            )
+            await self.relay.start()
+        if self.definition.subscriptions:
+            self.consumer = self.bus.consumer(
+                self.definition.group, self.definition.subscribed_topics(), self.handle
+            )
+            await self.consumer.start()
+            self._lag_task = asyncio.create_task(self._refresh_lag())
+
+    async def stop(self) -> None:
+        if self._lag_task:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
+        if self.consumer:
+            await self.consumer.stop()
+        if self.relay:
+            await self.relay.stop()
+        if self.owns_bus:
+            await self.bus.stop()
+        await self.database.stop()
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.database.sessions() as session, session.begin():
+            yield UnitOfWork(session, self.outbox, correlation_id())
+
+    async def handle(self, record: Record) -> None:
+        """Apply one event with every handler subscribed to its type, once, in one transaction."""
+        try:
+            envelope, event = registry.decode_bytes(record.value)
+        except ContractError as exc:
+            raise PoisonMessage(str(exc)) from exc
+        handlers = self.definition.subscriptions.get(type(event), ())
+        if not handlers:
+            return
+        token = current_correlation_id.set(envelope.correlation_id)
+        try:
+            async with self.database.sessions() as session, session.begin():
+                claimed = await self.inbox.claim(
+                    session, consumer=self.definition.group, event_id=str(envelope.event_id)
+                )
+                if not claimed:
+                    return
+                uow = UnitOfWork(session, self.outbox, envelope.correlation_id, envelope)
+                for handler in handlers:
+                    await handler(event, uow)
+        finally:
+            current_correlation_id.reset(token)
+
+    async def ready(self) -> dict[str, str]:
+        """What is not ready, by part; empty when the service can take traffic."""
+        problems = {}
+        try:
+            async with self.database.engine.connect() as connection:
+                await connection.execute(text("select 1"))
+        except Exception as exc:  # noqa: BLE001 (any failure means not ready)
+            problems["database"] = repr(exc)
+        if self.relay and self.relay.failing:
+            problems["outbox_relay"] = "publishing to the bus keeps failing"
+        return problems
+
+    async def _refresh_lag(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.consumer.lag()
+            await asyncio.sleep(self.lag_refresh_s)

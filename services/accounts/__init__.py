@@ -1,0 +1,1 @@
+"""Accounts: users, their global roles and access tokens."""

@@ -1,0 +1,3 @@
+"""Event type → the accounts service's handlers."""
+
+SUBSCRIPTIONS: dict = {}

@@ -1,0 +1,1 @@
+"""Catalog: shops, products, stock and reservations, categories, search."""

@@ -1,0 +1,94 @@
+"""The embedded runtime: every service in one process, on SQLite files and the embedded bus.
+
+Each service keeps its own app, database and consumer group; the host only shares the bus and
+routes each request to the service whose path prefix it starts with.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib import import_module
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from libs.kit.app import operations_router
+from libs.kit.runtime import ServiceRuntime
+from libs.messaging.embedded import EmbeddedBus
+
+SERVICES = ("accounts", "catalog", "order", "payment", "pickup")
+
+log = logging.getLogger(__name__)
+
+
+def service_bootstrap(name: str):
+    if name not in SERVICES:
+        raise ValueError(f"no service {name!r}; the services are {', '.join(SERVICES)}")
+    return import_module(f"services.{name}.bootstrap")
+
+
+class EmbeddedHost:
+    """An ASGI app: a request goes to the service owning its path prefix, the rest to the host."""
+
+    def __init__(self, data_dir: Path, *, seed_demo: bool = True) -> None:
+        self.data_dir = data_dir
+        self.bus = EmbeddedBus(data_dir / "bus.sqlite3")
+        self.apps: list[tuple[str, FastAPI]] = []
+        self.runtimes: list[ServiceRuntime] = []
+        for name in SERVICES:
+            main = import_module(f"services.{name}.main")
+            settings_class = service_bootstrap(name).SERVICE_SETTINGS
+            app = main.create_app(settings_class(data_dir=data_dir, bus="embedded"), bus=self.bus)
+            self.apps.append((app.state.runtime.definition.prefix, app))
+            self.runtimes.append(app.state.runtime)
+        self.seed_demo = seed_demo
+        self.root = self._root_app()
+
+    def runtime(self, name: str) -> ServiceRuntime:
+        return next(r for r in self.runtimes if r.definition.name == name)
+
+    def _root_app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_: FastAPI):
+            await self.bus.start()
+            started: list[ServiceRuntime] = []
+            try:
+                for runtime in self.runtimes:
+                    await runtime.start()
+                    started.append(runtime)
+                if self.seed_demo:
+                    from services.demo import seed_demo
+
+                    await seed_demo(self)
+                yield
+            finally:
+                for runtime in reversed(started):
+                    await runtime.stop()
+                await self.bus.stop()
+
+        root = FastAPI(title="Adopte mon commerçant", lifespan=lifespan, docs_url=None,
+                       redoc_url=None, openapi_url=None)
+        root.include_router(operations_router(lambda: self.runtimes))
+
+        @root.get("/", response_class=HTMLResponse, include_in_schema=False)
+        async def home() -> str:
+            links = "".join(
+                f'<li><a href="{prefix}/docs">{prefix}</a></li>' for prefix, _ in self.apps
+            )
+            return (
+                '<!doctype html><html lang="fr"><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                "<title>Adopte mon commerçant</title><h1>Adopte mon commerçant</h1>"
+                f"<p>Les services de ce hub :</p><ul>{links}</ul></html>"
+            )
+
+        return root
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        for prefix, app in self.apps:
+            if path == prefix or path.startswith(prefix + "/"):
+                return await app(scope, receive, send)
+        return await self.root(scope, receive, send)

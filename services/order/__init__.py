@@ -1,0 +1,1 @@
+"""Order: baskets, checkout, orders and their per-shop parts, the order saga."""

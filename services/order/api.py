@@ -1,0 +1,5 @@
+"""The order service's JSON API."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["order"])

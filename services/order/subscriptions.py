@@ -1,0 +1,3 @@
+"""Event type → the order service's handlers."""
+
+SUBSCRIPTIONS: dict = {}

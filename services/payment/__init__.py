@@ -1,0 +1,1 @@
+"""Payment: payments, commission, refunds, payouts and the ledger."""

@@ -1,0 +1,5 @@
+"""The payment service's JSON API."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["payment"])

@@ -1,0 +1,3 @@
+"""Event type → the payment service's handlers."""
+
+SUBSCRIPTIONS: dict = {}

@@ -1,0 +1,1 @@
+"""Pickup: hubs (tiers-lieux), opening hours, collection slots, drop-offs and hand-overs."""

@@ -1,0 +1,3 @@
+"""Event type → the pickup service's handlers."""
+
+SUBSCRIPTIONS: dict = {}
