@@ -12,6 +12,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.support.services import asyncpg_dsn
+from tests.support.waiting import eventually
+
+
+async def _has_topic(admin: AIOKafkaAdminClient, topic: str) -> bool:
+    return topic in await admin.list_topics()
 
 
 @pytest.mark.kafka
@@ -21,7 +26,8 @@ async def test_kafka_answers_metadata_and_round_trips_a_record(kafka_bootstrap_s
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        # The broker's metadata cache learns of the topic a moment after the controller.
+        await eventually(lambda: _has_topic(admin, topic), timeout=30, message=f"topic {topic}")
     finally:
         await admin.close()
 
