@@ -7,7 +7,7 @@ set -euo pipefail
 
 SERVICE=kafka
 INSTALL_HINT="install OpenJDK 17 and Maven, e.g. apt-get install -y openjdk-17-jdk-headless maven"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_VERSION=3.9.1

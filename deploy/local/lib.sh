@@ -71,7 +71,9 @@ show_log() {
 # Background servers must be started with 9>&- so that they do not keep the lock.
 take_lock() {
   exec 9>"$1"
-  command -v flock >/dev/null 2>&1 && flock -w 300 9 || true
+  if command -v flock >/dev/null 2>&1; then
+    flock -w 300 9 || log "warning: could not lock $1 within 300s, going on"
+  fi
 }
 
 now() { date +%s.%N; }

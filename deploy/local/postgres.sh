@@ -6,9 +6,10 @@ set -euo pipefail
 
 SERVICE=postgres
 INSTALL_HINT="run deploy/local/postgres.sh install (apt-get install -y postgresql)"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+PATH="$PATH:/usr/sbin:/sbin"  # runuser and useradd, for non-login root shells
 PORT="${PGPORT_LOCAL:-15432}"
 START_TIMEOUT="${PG_START_TIMEOUT:-60}"
 STATE="$ADOPTE_LOCAL_DIR/postgres"
@@ -88,7 +89,7 @@ EOF
 }
 
 psql_admin() {
-  pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PORT" -U postgres -d postgres "$@"
+  pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCKDIR" -p "$PORT" -U postgres -d postgres
 }
 
 start() {

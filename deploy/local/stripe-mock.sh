@@ -7,7 +7,7 @@ set -euo pipefail
 
 SERVICE=stripe-mock
 INSTALL_HINT="install Go, e.g. apt-get install -y golang"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STRIPE_MOCK_VERSION=v0.197.0
@@ -47,6 +47,7 @@ install() {
 
 # One plain HTTP request through bash's /dev/tcp, so that no HTTP client is needed.
 answers() {
+  # shellcheck disable=SC2016  # expanded by the inner bash
   timeout 5 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "GET /v1/customers HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk_test_123\r\n\r\n" >&3

@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -156,6 +157,9 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         async with self.sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                # Replicas of one service share its outbox: one relay at a time keeps the order.
+                await session.execute(text("select pg_advisory_xact_lock(hashtext('outbox'))"))
             rows = (
                 await session.execute(
                     select(self.table.c.id, self.table.c.topic, self.table.c.key,
