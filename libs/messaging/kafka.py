@@ -132,9 +132,9 @@ class KafkaBus:
                 NewTopic(name, num_partitions=partitions, replication_factor=self.replication_factor)
                 for name, partitions in wanted.items()
             ])
-            for topic, code, *_ in response.topic_errors:
+            for topic, code, *detail in response.topic_errors:
                 if code and for_code(code) is not TopicAlreadyExistsError:
-                    raise for_code(code)(f"cannot create topic {topic}")
+                    raise for_code(code)(f"cannot create topic {topic}", *detail)
             await self._wait_visible(admin, list(wanted))
         finally:
             await admin.close()
@@ -158,7 +158,7 @@ class KafkaBus:
             raise RuntimeError("KafkaBus.publish() before start()")
         # Send everything first so the producer batches; the idempotent producer keeps per-partition order.
         sent = [
-            await self._producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
+            await self._producer.send(m.topic, m.value, key=_key_bytes(m.key), headers=list(m.headers))
             for m in messages
         ]
         await asyncio.gather(*sent)
@@ -246,6 +246,9 @@ class KafkaConsumer:
                         batches = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS)
             except ConsumerStoppedError:
                 return
+            except Exception:
+                log.exception("kafka consumer fetch loop crashed", extra={"group": self.group})
+                raise
             for tp, records in batches.items():
                 # Paused until its batch is done: no later record of tp is fetched meanwhile.
                 consumer.pause(tp)
@@ -265,8 +268,10 @@ class KafkaConsumer:
         except Exception:
             log.exception("kafka consumer batch failed, fetching it again",
                           extra={"group": self.group, "topic": tp.topic, "partition": tp.partition})
-            self._consumer.seek(tp, self._done.get(tp, records[0].offset))
             await asyncio.sleep(_UNEXPECTED_ERROR_BACKOFF_S)
+            # Not assigned any more: its next owner starts from the committed offset anyway.
+            with contextlib.suppress(KafkaError):
+                self._consumer.seek(tp, self._done.get(tp, records[0].offset))
         if tp in self._consumer.assignment():
             self._consumer.resume(tp)
 
@@ -297,6 +302,9 @@ class KafkaConsumer:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+            for tp, task in list(self._workers.items()):
+                if task.done():
+                    del self._workers[tp]
         await self._commit(dict(self._done))
         # After a revocation the partitions restart from their committed offsets.
         self._done.clear()
@@ -315,12 +323,18 @@ class _Rebalance(ConsumerRebalanceListener):
                  extra={"group": self._consumer.group, "partitions": sorted(map(str, assigned))})
 
 
+def _key_bytes(key: str) -> bytes:
+    # surrogateescape: a key that is not UTF-8 (written by another producer) still reaches the
+    # handler, and its dead letter keeps the original bytes.
+    return key.encode("utf-8", "surrogateescape")
+
+
 def _record(raw: ConsumerRecord) -> Record:
     return Record(
         topic=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
-        key=raw.key.decode() if raw.key is not None else "",
+        key=raw.key.decode("utf-8", "surrogateescape") if raw.key is not None else "",
         value=raw.value if raw.value is not None else b"",
         headers=tuple(raw.headers),
         timestamp_ms=raw.timestamp,
