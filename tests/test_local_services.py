@@ -38,7 +38,9 @@ async def test_kafka_answers_metadata_and_round_trips_a_record(kafka_bootstrap_s
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap_servers, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap_servers, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         record = await asyncio.wait_for(consumer.getone(), timeout=30)

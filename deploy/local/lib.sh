@@ -78,3 +78,36 @@ take_lock() {
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+# Kafka and stripe-mock are pid-file services: they stop and report alike.
+stop_pid_service() {
+  local grace="$1" wipe="${2:-}"
+  [[ -d "$STATE" ]] || { log "not running"; return 0; }
+  take_lock "$STATE/.lock"
+  stop_pid "$PIDFILE" "$PID_PATTERN" "$grace"
+  if [[ "$wipe" == "--wipe" ]]; then
+    rm -rf "$STATE"
+    log "wiped $STATE"
+  fi
+}
+
+status_pid_service() {
+  if pid_alive "$PIDFILE" "$PID_PATTERN"; then
+    log "running (pid $(<"$PIDFILE")), state in $STATE"
+    cat "$STATE/env" 2>/dev/null || address
+  else
+    log "not running"
+    return 3
+  fi
+}
+
+# Every script answers the same four subcommands.
+dispatch() {
+  case "${1:-}" in
+    install) install ;;
+    start) start ;;
+    stop) shift; stop "$@" ;;
+    status) status ;;
+    *) echo "usage: $0 install | start | stop [--wipe] | status" >&2; exit 2 ;;
+  esac
+}

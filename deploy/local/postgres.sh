@@ -171,10 +171,4 @@ status() {
   fi
 }
 
-case "${1:-}" in
-  install) install ;;
-  start) start ;;
-  stop) shift; stop "$@" ;;
-  status) status ;;
-  *) echo "usage: $0 install | start | stop [--wipe] | status" >&2; exit 2 ;;
-esac
+dispatch "$@"

@@ -92,30 +92,8 @@ start() {
   address | tee "$STATE/env"
 }
 
-stop() {
-  [[ -d "$STATE" ]] || { log "not running"; return 0; }
-  take_lock "$STATE/.lock"
-  stop_pid "$PIDFILE" "$PID_PATTERN" 10
-  if [[ "${1:-}" == "--wipe" ]]; then
-    rm -rf "$STATE"
-    log "wiped $STATE"
-  fi
-}
+stop() { stop_pid_service 10 "${1:-}"; }
 
-status() {
-  if pid_alive "$PIDFILE" "$PID_PATTERN"; then
-    log "running (pid $(<"$PIDFILE"))"
-    cat "$STATE/env" 2>/dev/null || address
-  else
-    log "not running"
-    return 3
-  fi
-}
+status() { status_pid_service; }
 
-case "${1:-}" in
-  install) install ;;
-  start) start ;;
-  stop) shift; stop "$@" ;;
-  status) status ;;
-  *) echo "usage: $0 install | start | stop [--wipe] | status" >&2; exit 2 ;;
-esac
+dispatch "$@"

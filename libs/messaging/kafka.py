@@ -228,11 +228,11 @@ class KafkaConsumer:
             # asked of the broker because consumer.highwater() is stale for paused partitions.
             end = await consumer.end_offsets(partitions)
             committed = await asyncio.gather(*(consumer.committed(tp) for tp in partitions))
-            never = [tp for tp, offset in zip(partitions, committed) if offset is None]
+            never = [tp for tp, offset in zip(partitions, committed, strict=True) if offset is None]
             start = await consumer.beginning_offsets(never) if never else {}
             total = sum(
                 max(0, end[tp] - (offset if offset is not None else start[tp]))
-                for tp, offset in zip(partitions, committed)
+                for tp, offset in zip(partitions, committed, strict=True)
             )
         CONSUMER_LAG.labels(self.group).set(total)
         return total

@@ -33,10 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from libs.contracts import Event
-from libs.sqltypes import UtcDateTime
 from libs.correlation import correlation_id as current_correlation_id
 from libs.messaging.metrics import OUTBOX_BACKLOG
 from libs.messaging.port import EventBus, Message
+from libs.sqltypes import UtcDateTime
 
 log = logging.getLogger(__name__)
 

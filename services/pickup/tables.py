@@ -8,9 +8,9 @@ from uuid import UUID
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from libs.sqltypes import UtcDateTime
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
+from libs.sqltypes import UtcDateTime
 
 
 class PickupTable(SQLModel, registry=registry()):

@@ -20,9 +20,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager
 
 import pytest
 
@@ -98,7 +98,9 @@ def local_service(script: str, env_var: str) -> Iterator[str]:
     prefix = f"{env_var}="
     values = [line[len(prefix) :] for line in proc.stdout.splitlines() if line.startswith(prefix)]
     if not values:
-        raise LocalServiceError(f"deploy/local/{script} start printed no {prefix} line:\n{_tail(proc.stdout)}")
+        raise LocalServiceError(
+            f"deploy/local/{script} start printed no {prefix} line:\n{_tail(proc.stdout)}"
+        )
     started_here = "already running" not in proc.stderr
     try:
         yield values[-1]
@@ -166,7 +168,7 @@ class Service:
     name: str
     env_var: str
     script: str
-    container: Callable[[], ContextManager[str]]
+    container: Callable[[], AbstractContextManager[str]]
     normalize: Callable[[str], str] = str.strip
 
 
@@ -209,9 +211,12 @@ def asyncpg_url(url: str) -> str:
 
 
 KAFKA = Service("Kafka", "KAFKA_BOOTSTRAP_SERVERS", "kafka.sh", kafka_container)
-POSTGRES = Service("PostgreSQL", "ADOPTE_TEST_DATABASE_URL", "postgres.sh", postgres_container, asyncpg_url)
+POSTGRES = Service(
+    "PostgreSQL", "ADOPTE_TEST_DATABASE_URL", "postgres.sh", postgres_container, asyncpg_url
+)
 STRIPE_MOCK = Service(
-    "stripe-mock", "STRIPE_API_BASE", "stripe-mock.sh", stripe_mock_container, lambda url: url.strip().rstrip("/")
+    "stripe-mock", "STRIPE_API_BASE", "stripe-mock.sh", stripe_mock_container,
+    lambda url: url.strip().rstrip("/"),
 )
 
 
