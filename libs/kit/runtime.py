@@ -11,13 +11,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.auth.tokens import TokenVerifier
 from libs.contracts import ContractError, Envelope, Event, registry
 from libs.correlation import correlation_id, current_correlation_id
 from libs.kit.db import Database
@@ -52,6 +52,14 @@ EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Periodic:
+    """Work a service does on a clock (expiring unpaid orders, say), not in answer to an event."""
+
+    every_s: float
+    run: Callable[[ServiceRuntime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     """What a service is, independent of how it runs."""
 
@@ -60,7 +68,7 @@ class ServiceDefinition:
     metadata: MetaData
     subscriptions: Mapping[type[Event], Sequence[EventHandler]] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
-    templates: Path | None = None
+    periodic: Sequence[Periodic] = ()
 
     @property
     def group(self) -> str:
@@ -85,15 +93,21 @@ def bus_from_settings(settings: ServiceSettings, client_id: str) -> EventBus:
 
 
 def build_runtime(
-    definition: ServiceDefinition, settings: ServiceSettings, bus: EventBus | None = None
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    bus: EventBus | None = None,
+    *,
+    adapters: Mapping[str, Any] | None = None,
 ) -> ServiceRuntime:
     """Given a bus (the embedded runtime shares one), the service uses it and its owner starts
-    it; otherwise the service makes its own from the settings."""
+    it; otherwise the service makes its own from the settings. ``adapters`` are the service's
+    own ports (a payment provider, say); those with start()/stop() run with the service."""
     return ServiceRuntime(
         definition,
         settings,
         bus=bus or bus_from_settings(settings, client_id=definition.name),
         owns_bus=bus is None,
+        adapters=adapters,
     )
 
 
@@ -108,6 +122,7 @@ class ServiceRuntime:
         bus: EventBus,
         owns_bus: bool,
         database: Database | None = None,
+        adapters: Mapping[str, Any] | None = None,
     ) -> None:
         self.definition = definition
         self.settings = settings
@@ -120,10 +135,17 @@ class ServiceRuntime:
         self.inbox = Inbox(definition.metadata.tables["inbox"])
         self.relay: OutboxRelay | None = None
         self.consumer: Consumer | None = None
-        self._lag_task: asyncio.Task | None = None
+        self.adapters = dict(adapters or {})
+        self.token_verifier: TokenVerifier | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        _, public_key = self.settings.jwt_key_files()
+        self.token_verifier = TokenVerifier(public_key.read_text())
         await self.database.start()
+        for adapter in self.adapters.values():
+            if hasattr(adapter, "start"):
+                await adapter.start()
         if self.owns_bus:
             await self.bus.start()
         topics = set(self.definition.published_topics()) | set(self.definition.subscribed_topics())
@@ -140,19 +162,24 @@ class ServiceRuntime:
                 self.definition.group, self.definition.subscribed_topics(), self.handle
             )
             await self.consumer.start()
-            self._lag_task = asyncio.create_task(self._refresh_lag())
+            self._tasks.append(asyncio.create_task(self._every(self.lag_refresh_s, _refresh_lag)))
+        for periodic in self.definition.periodic:
+            self._tasks.append(asyncio.create_task(self._every(periodic.every_s, periodic.run)))
 
     async def stop(self) -> None:
-        if self._lag_task:
-            self._lag_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         if self.consumer:
             await self.consumer.stop()
         if self.relay:
             await self.relay.stop()
         if self.owns_bus:
             await self.bus.stop()
+        for adapter in reversed(self.adapters.values()):
+            if hasattr(adapter, "stop"):
+                await adapter.stop()
         await self.database.stop()
 
     @contextlib.asynccontextmanager
@@ -195,8 +222,14 @@ class ServiceRuntime:
             problems["outbox_relay"] = "publishing to the bus keeps failing"
         return problems
 
-    async def _refresh_lag(self) -> None:
+    async def _every(self, seconds: float, work: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
         while True:
-            with contextlib.suppress(Exception):
-                await self.consumer.lag()
-            await asyncio.sleep(self.lag_refresh_s)
+            try:
+                await work(self)
+            except Exception:
+                log.exception("periodic work failed", extra={"work": work.__qualname__})
+            await asyncio.sleep(seconds)
+
+
+async def _refresh_lag(runtime: ServiceRuntime) -> None:
+    await runtime.consumer.lag()

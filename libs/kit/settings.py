@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     outbox_relay: bool = True
     log_level: str = "INFO"
     log_json: bool = True
+    jwt_public_key_file: Path | None = None
+    jwt_private_key_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -42,6 +44,15 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.sqlite3').as_posix()}"
+
+    def jwt_key_files(self) -> tuple[Path | None, Path]:
+        """(private, public) key files; without settings, a pair kept under the data dir, which
+        suits one machine (embedded, or every service on one host)."""
+        if self.jwt_public_key_file:
+            return self.jwt_private_key_file, self.jwt_public_key_file
+        from libs.auth.tokens import ensure_keypair
+
+        return ensure_keypair(self.data_dir / "keys")
 
     @property
     def bus_path(self) -> Path:
