@@ -35,6 +35,21 @@ class HubStaffAssigned(HubEvent):
     role: HubRole
 
 
+class SlotEvent(Event, abstract=True):
+    topic = "pickup.slot"
+    key_field = "slot_id"
+
+
+class SlotOpened(SlotEvent):
+    """A collection slot residents can choose at checkout."""
+
+    slot_id: UUID
+    hub_id: UUID
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    capacity: int = Field(ge=0)
+
+
 class BookingEvent(Event, abstract=True):
     topic = "pickup.booking"
     key_field = "order_id"
