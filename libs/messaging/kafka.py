@@ -45,6 +45,9 @@ from libs.messaging.port import Handler, Message, Record, RetryPolicy, TopicSpec
 log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT_MS = 500
+# aiokafka keeps one fetch in flight per broker, so a partition resumed after its batch waits for
+# that fetch to return: a long broker-side wait becomes latency on quiet topics.
+_FETCH_MAX_WAIT_MS = 50
 _UNEXPECTED_ERROR_BACKOFF_S = 1.0
 
 
@@ -200,7 +203,7 @@ class KafkaConsumer:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bus.bootstrap_servers, client_id=self._bus.client_id,
                 group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
-                **self._bus.consumer_options,
+                **{"fetch_max_wait_ms": _FETCH_MAX_WAIT_MS, **self._bus.consumer_options},
             )
             consumer.subscribe(self.topics, listener=listener)
             return consumer
