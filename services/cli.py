@@ -9,10 +9,15 @@ from typing import Annotated
 
 import typer
 
+from libs.contracts.accounts import GlobalRole
+
 app = typer.Typer(help="Adopte mon commerçant: a town's shops online, collected at the tiers-lieu.",
                   no_args_is_help=True, add_completion=False)
 contracts_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+accounts_app = typer.Typer(help="User accounts, straight on the accounts database (hub running or not).",
+                           no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,7 +37,9 @@ def dev(
     from services.host import EmbeddedHost
 
     configure_logging(os.environ.get("ADOPTE_LOG_LEVEL", "INFO"))
-    hub = EmbeddedHost(data_dir.resolve(), seed_demo=not no_demo)
+    # Browsers drop Secure cookies sent over plain http, which is how a hub is tried locally.
+    local = host in {"127.0.0.1", "localhost", "::1"}
+    hub = EmbeddedHost(data_dir.resolve(), seed_demo=not no_demo, cookie_secure=not local)
     typer.echo(f"Adopte mon commerçant on http://{host}:{port}/  (data in {data_dir})", err=True)
     uvicorn.run(hub, host=host, port=port, log_config=None, lifespan="on")
 
@@ -83,6 +90,80 @@ def export_contracts(
                    "\nrun `adopte contracts export` and commit the result", err=True)
         raise typer.Exit(1)
     typer.echo("schemas are current" if check else f"wrote {len(stale)} changed schema file(s)")
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(help="The data dir of `adopte dev` (default: ADOPTE_DATA_DIR or ./var); "
+                      "ADOPTE_ACCOUNTS_DATABASE_URL or ADOPTE_DATABASE_URL win over it."),
+]
+
+
+def _accounts_settings(data_dir: Path | None):
+    from services.accounts.bootstrap import AccountsSettings
+
+    return AccountsSettings(data_dir=data_dir) if data_dir else AccountsSettings()
+
+
+@accounts_app.command("create")
+def create_account(
+    email: Annotated[str, typer.Option(help="The address to sign in with.")],
+    role: Annotated[GlobalRole, typer.Option(help="A platform_admin is a resident too.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="Asked for when not given (keeps it out of the "
+                                               "shell history).")],
+    name: Annotated[str | None, typer.Option(help="Shown on pages; default: the part of the "
+                                                  "e-mail before the @.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an account and print its id; its UserRegistered goes out through the outbox."""
+    import asyncio
+
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from libs.kit.errors import Conflict
+    from services.accounts.commands import create_account as create
+    from services.accounts.domain import Registration
+
+    errors = Console(stderr=True)
+    try:
+        registration = Registration(email=email, password=password,
+                                    name=name if name is not None else email.split("@")[0])
+    except ValidationError as exc:
+        for error in exc.errors():
+            errors.print(f"--{error['loc'][0]}: {error['msg']}", style="red", markup=False,
+                         highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        user = asyncio.run(create(_accounts_settings(data_dir), registration, role))
+    except Conflict as exc:
+        errors.print(exc.message, style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    errors.print(f"created {user.email} ({', '.join(user.roles)})", markup=False, highlight=False)
+    typer.echo(user.id)
+
+
+@accounts_app.command("list")
+def list_accounts(data_dir: DataDirOption = None) -> None:
+    """Every account, oldest first."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from libs.kit.pages import local_time
+    from services.accounts.commands import list_accounts as accounts
+
+    table = Table()
+    for column in ("id", "e-mail"):
+        table.add_column(column, no_wrap=True)
+    for column in ("name", "roles", "created"):
+        table.add_column(column)
+    for user in asyncio.run(accounts(_accounts_settings(data_dir))):
+        table.add_row(str(user.id), user.email, user.name, ", ".join(user.roles),
+                      local_time(user.created_at, "yyyy-MM-dd HH:mm"))
+    Console().print(table)
 
 
 def main() -> None:

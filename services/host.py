@@ -6,6 +6,7 @@ routes each request to the service whose path prefix it starts with.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from importlib import import_module
@@ -32,7 +33,8 @@ def service_bootstrap(name: str):
 class EmbeddedHost:
     """An ASGI app: a request goes to the service owning its path prefix, the rest to the host."""
 
-    def __init__(self, data_dir: Path, *, seed_demo: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, seed_demo: bool = True, cookie_secure: bool = True
+                 ) -> None:
         self.data_dir = data_dir
         self.bus = EmbeddedBus(data_dir / "bus.sqlite3")
         self.apps: list[tuple[str, FastAPI]] = []
@@ -40,10 +42,12 @@ class EmbeddedHost:
         for name in SERVICES:
             main = import_module(f"services.{name}.main")
             settings_class = service_bootstrap(name).SERVICE_SETTINGS
-            app = main.create_app(settings_class(data_dir=data_dir, bus="embedded"), bus=self.bus)
+            settings = settings_class(data_dir=data_dir, bus="embedded", cookie_secure=cookie_secure)
+            app = main.create_app(settings, bus=self.bus)
             self.apps.append((app.state.runtime.definition.prefix, app))
             self.runtimes.append(app.state.runtime)
         self.seed_demo = seed_demo
+        self._seeding: asyncio.Task | None = None
         self.root = self._root_app()
 
     def runtime(self, name: str) -> ServiceRuntime:
@@ -59,11 +63,12 @@ class EmbeddedHost:
                     await runtime.start()
                     started.append(runtime)
                 if self.seed_demo:
-                    from services.demo import seed_demo
-
-                    await seed_demo(self)
+                    # In the background: the hub answers at once, the demo fills in a second.
+                    self._seeding = asyncio.create_task(self._seed())
                 yield
             finally:
+                if self._seeding:
+                    self._seeding.cancel()
                 for runtime in reversed(started):
                     await runtime.stop()
                 await self.bus.stop()
@@ -85,6 +90,14 @@ class EmbeddedHost:
             )
 
         return root
+
+    async def _seed(self) -> None:
+        from services.demo import seed_demo
+
+        try:
+            await seed_demo(self)
+        except Exception:
+            log.exception("demo data could not be seeded")
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")

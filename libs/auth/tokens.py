@@ -3,6 +3,7 @@ every other service verifies with the public key alone, without calling accounts
 
 from __future__ import annotations
 
+import fcntl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,10 +81,13 @@ def generate_keypair() -> tuple[str, str]:
 def ensure_keypair(folder: Path) -> tuple[Path, Path]:
     """The key pair kept in ``folder`` (made on first use): the embedded runtime's keys."""
     private_path, public_path = folder / "jwt-private.pem", folder / "jwt-public.pem"
-    if not private_path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        private_pem, public_pem = generate_keypair()
-        private_path.touch(mode=0o600)
-        private_path.write_text(private_pem)
-        public_path.write_text(public_pem)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Every service process of one host may start at once: one makes the pair, the rest wait.
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not public_path.exists():
+            private_pem, public_pem = generate_keypair()
+            private_path.touch(mode=0o600)
+            private_path.write_text(private_pem)
+            public_path.write_text(public_pem)
     return private_path, public_path

@@ -12,23 +12,23 @@ from libs.kit.errors import Forbidden, Unauthorized
 SESSION_COOKIE = "adopte_session"
 
 
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials:
-        return credentials.strip()
-    return request.cookies.get(SESSION_COOKIE)
-
-
 def optional_principal(request: Request) -> Principal | None:
-    token = _token(request)
-    if token is None:
-        return None
+    """A bad bearer token is an error the client must see; a stale session cookie only means
+    the browser is no longer signed in, so the page still renders for an anonymous visitor."""
     verifier: TokenVerifier = request.app.state.runtime.token_verifier
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        try:
+            return verifier.verify(credentials.strip())
+        except InvalidToken:
+            raise Unauthorized("the access token is invalid or expired; sign in again") from None
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        return None
     try:
-        return verifier.verify(token)
+        return verifier.verify(cookie)
     except InvalidToken:
-        raise Unauthorized("the access token is invalid or expired; sign in again") from None
+        return None
 
 
 def required_principal(

@@ -1,5 +1,47 @@
-"""The accounts service's JSON API."""
+"""The accounts service's JSON API, under /accounts/api/v1."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
 
 from fastapi import APIRouter
+from pydantic import BaseModel
+
+from libs.auth.web import CurrentUser
+from libs.kit.app import Runtime
+from services.accounts import use_cases
+from services.accounts.domain import Credentials, Registration
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: str
+    name: str
+    roles: list[str]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+async def sign_up(registration: Registration, runtime: Runtime):
+    """Open a resident's account (409 when the e-mail address already has one)."""
+    return await use_cases.sign_up(runtime, registration)
+
+
+@router.post("/token", response_model=TokenOut)
+async def issue_token(credentials: Credentials, runtime: Runtime):
+    """An access token to send as ``Authorization: Bearer <token>`` to every service."""
+    user = await use_cases.authenticate(runtime, credentials)
+    return use_cases.issue_token(runtime, user)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(principal: CurrentUser, runtime: Runtime):
+    return await use_cases.get_user(runtime, principal.user_id)

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import JSON
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
+from libs.sqltypes import UtcDateTime
 
 
 class AccountsTable(SQLModel, registry=registry()):
     """Base of the accounts service's tables; its metadata is the accounts database."""
+
+
+class User(AccountsTable, table=True):
+    __tablename__ = "users"
+
+    id: UUID = Field(primary_key=True)
+    # Stored normalised (stripped, lower-case), so the unique index is case-insensitive.
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=255)
+    roles: list[str] = Field(sa_type=JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 outbox = outbox_table(AccountsTable.metadata)

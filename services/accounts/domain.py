@@ -1,0 +1,132 @@
+"""The accounts service's rules, free of I/O: what a valid account is, the roles it gets, how
+passwords are kept, and where a sign-in may lead."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from libs.contracts.accounts import GlobalRole
+
+RESIDENT: GlobalRole = "resident"
+PLATFORM_ADMIN: GlobalRole = "platform_admin"
+
+MIN_PASSWORD_LENGTH = 10
+# Long enough for any passphrase or password manager, short enough that no request body makes
+# hashing expensive.
+MAX_PASSWORD_LENGTH = 1024
+MAX_EMAIL_LENGTH = 320
+
+_LOCAL_PART = re.compile(r"[^\s@\"(),:;<>\[\]\\]{1,64}")
+_DOMAIN_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
+
+
+def normalise_email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def is_plausible_email(email: str) -> bool:
+    """A sane check, not RFC 5322: one @, a local part without spaces or specials, and a domain
+    of at least two dot-separated labels. The address is proven only by using it."""
+    if len(email) > MAX_EMAIL_LENGTH or email.count("@") != 1:
+        return False
+    local, _, domain = email.partition("@")
+    if not _LOCAL_PART.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+
+
+class Registration(BaseModel):
+    """What it takes to open an account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _plausible_email(cls, value: str) -> str:
+        email = normalise_email(value)
+        if not is_plausible_email(email):
+            raise PydanticCustomError("email", "this is not a valid e-mail address")
+        return email
+
+    @field_validator("password")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if len(value) < MIN_PASSWORD_LENGTH:
+            raise PydanticCustomError(
+                "password_too_short", "the password must be at least {min_length} characters long",
+                {"min_length": MIN_PASSWORD_LENGTH},
+            )
+        return value
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _single_spaced(cls, value: object) -> object:
+        return " ".join(value.split()) if isinstance(value, str) else value
+
+
+class Credentials(BaseModel):
+    """An attempt to sign in; whatever is wrong with it gets the one same answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _normalised(cls, value: str) -> str:
+        return normalise_email(value)
+
+
+def granted_roles(role: GlobalRole) -> list[GlobalRole]:
+    """Every account is a resident (anyone may order); a platform admin is a resident with more
+    rights, so the person running the platform can also use it."""
+    return sorted({RESIDENT, role})
+
+
+_passwords = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with its salt and parameters; CPU-heavy on purpose (run it off the loop)."""
+    return _passwords.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _passwords.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def unknown_account_hash() -> str:
+    """Checked against when no account has the e-mail, so that an unknown address takes as long
+    to refuse as a wrong password and response times do not reveal who has an account."""
+    return _passwords.hash("no account has this address")
+
+
+def safe_redirect(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only, so a crafted link cannot send a
+    person who just signed in to another site ("//host", "/\\host" and control characters
+    all lead browsers elsewhere)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)
+    ):
+        return "/"
+    return target
