@@ -39,6 +39,12 @@ class Conflict(DomainError):
     status, code = 409, "conflict"
 
 
+class Unprocessable(DomainError):
+    """Well-formed, but it names something that does not exist or cannot be used here."""
+
+    status, code = 422, "unprocessable"
+
+
 class Forbidden(DomainError):
     status, code = 403, "forbidden"
 

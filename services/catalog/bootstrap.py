@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.catalog import api
+from services.catalog import api, pages
 from services.catalog.subscriptions import SUBSCRIPTIONS
 from services.catalog.tables import CatalogTable
 
@@ -23,7 +23,7 @@ SERVICE = ServiceDefinition(
     prefix="/catalog",
     metadata=CatalogTable.metadata,
     subscriptions=SUBSCRIPTIONS,
-    routers=[api.router],
+    routers=[api.router, pages.router],
 )
 
 

@@ -1,8 +1,32 @@
 """Event type → the catalog service's handlers."""
 
-from libs.contracts.pickup import HubOpened
-from services.catalog.use_cases import record_opened_hub
+from libs.contracts.accounts import UserRegistered
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderPartCancelled,
+    OrderPlaced,
+    OrderRejected,
+)
+from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
+from services.catalog.use_cases import (
+    record_assigned_hub_staff,
+    record_opened_hub,
+    record_registered_user,
+    release_stock_of_cancelled_part,
+    release_stock_of_order,
+    reserve_stock_for_order,
+    sell_stock_of_completed_order,
+)
 
 SUBSCRIPTIONS = {
+    UserRegistered: [record_registered_user],
     HubOpened: [record_opened_hub],
+    HubStaffAssigned: [record_assigned_hub_staff],
+    OrderPlaced: [reserve_stock_for_order],
+    SlotUnavailable: [release_stock_of_order],
+    OrderRejected: [release_stock_of_order],
+    OrderCancelled: [release_stock_of_order],
+    OrderPartCancelled: [release_stock_of_cancelled_part],
+    OrderCompleted: [sell_stock_of_completed_order],
 }

@@ -3,9 +3,12 @@ hub (HubOpened) and the catalog learns of it, so shops can join it."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
+from libs.auth.tokens import Principal, TokenIssuer, ensure_keypair
 from services.host import EmbeddedHost
 from tests.support.processes import ServiceProcess
 from tests.support.services import unique_database
@@ -14,12 +17,20 @@ from tests.support.waiting import eventually
 HUB = {"name": "Le Grenier Partagé", "town": "Paimpol", "address": "3 place du Martray"}
 
 
+def admin_headers(data_dir) -> dict[str, str]:
+    private_key, _ = ensure_keypair(data_dir / "keys")
+    admin = Principal(uuid.uuid4(), "admin@adopte.test", "Admin",
+                      frozenset({"platform_admin", "resident"}))
+    return {"Authorization": f"Bearer {TokenIssuer(private_key.read_text()).issue(admin)}"}
+
+
 @pytest.fixture
 async def embedded(tmp_path):
     host = EmbeddedHost(tmp_path, seed_demo=False)
     async with host.root.router.lifespan_context(host.root):
         transport = httpx.ASGITransport(app=host)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub",
+                                     headers=admin_headers(tmp_path)) as client:
             yield client
 
 
@@ -62,7 +73,7 @@ async def test_a_hub_opened_in_pickup_reaches_the_catalog_across_processes(
 ):
     with unique_database(postgres_url) as pickup_db, unique_database(postgres_url) as catalog_db:
         common = {"ADOPTE_BUS": "kafka", "ADOPTE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-                  "ADOPTE_LOG_JSON": "true"}
+                  "ADOPTE_LOG_JSON": "true", "ADOPTE_DATA_DIR": str(tmp_path)}
         pickup = ServiceProcess(["serve", "pickup"], log_path=tmp_path / "pickup.log",
                                 env={**common, "ADOPTE_PICKUP_DATABASE_URL": pickup_db})
         catalog = ServiceProcess(["serve", "catalog"], log_path=tmp_path / "catalog.log",
@@ -70,7 +81,7 @@ async def test_a_hub_opened_in_pickup_reaches_the_catalog_across_processes(
         try:
             pickup.start()
             catalog.start()
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=10, headers=admin_headers(tmp_path)) as client:
                 opened = await client.post(f"{pickup.url}/pickup/api/v1/hubs", json=HUB)
                 assert opened.status_code == 201, opened.text
                 hub_id = opened.json()["id"]

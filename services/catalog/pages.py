@@ -1,0 +1,188 @@
+"""The catalog service's pages, in French: a shop's products for its owner, a hub's shops for
+those who run it. Forms post, then redirect (303); a refused form comes back with its message."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from libs.auth.tokens import Principal
+from libs.auth.web import optional_principal
+from libs.kit.app import Runtime
+from libs.kit.errors import DomainError, Forbidden, NotFound, Unauthorized
+from libs.kit.pages import templates_for
+from services.catalog import use_cases
+from services.catalog.domain import (
+    InvalidPrice,
+    NewProduct,
+    ProductChanges,
+    ShopDetails,
+    StockBelowReserved,
+    UnknownAccount,
+    euros_to_cents,
+)
+
+router = APIRouter(include_in_schema=False)
+templates = templates_for(__file__)
+
+LOGIN_PAGE = "/accounts/login"
+
+NOTICES = {
+    "produit": "Produit ajouté.",
+    "stock": "Stock mis à jour.",
+    "boutique": "Boutique ouverte.",
+}
+
+FIELD_PROBLEMS = {
+    "name": "Indiquez un nom (200 caractères au plus).",
+    "price_cents": "Prix invalide : indiquez un montant en euros, par exemple 4,50.",
+    "stock": "Stock invalide : indiquez un nombre entier d'unités, de 0 à 1 000 000.",
+    "owner_email": "Adresse e-mail invalide.",
+}
+
+REFUSALS = {
+    StockBelowReserved: "Le stock ne peut pas descendre sous les unités réservées pour des commandes "
+                        "en cours.",
+    UnknownAccount: "Aucun compte n'a cette adresse e-mail : la personne doit d'abord s'inscrire.",
+    Forbidden: "Vous n'avez pas accès à cette page.",
+    NotFound: "Cette page n'existe pas (ou plus).",
+}
+
+
+def page_principal(request: Request) -> Principal | None:
+    """The signed-in person; an expired session counts as none, so the page asks to sign in."""
+    try:
+        return optional_principal(request)
+    except Unauthorized:
+        return None
+
+
+PageUser = Annotated[Principal | None, Depends(page_principal)]
+
+
+@router.get("/shops/{shop_id}")
+async def shop_page(request: Request, shop_id: UUID, principal: PageUser, runtime: Runtime,
+                    fait: str | None = None) -> Response:
+    if principal is None:
+        return _sign_in_first(request)
+    return await _render_shop(request, runtime, principal, shop_id, notice=NOTICES.get(fait or ""))
+
+
+@router.post("/shops/{shop_id}/products")
+async def add_product(request: Request, shop_id: UUID, principal: PageUser, runtime: Runtime,
+                      name: Annotated[str, Form()] = "", price: Annotated[str, Form()] = "",
+                      stock: Annotated[str, Form()] = "") -> Response:
+    if principal is None:
+        return _sign_in_first(request)
+    try:
+        new = _product_form(name, price, stock)
+        await use_cases.list_product(runtime, principal, shop_id, new)
+    except (ValidationError, DomainError) as problem:
+        return await _render_shop(request, runtime, principal, shop_id, problem=problem,
+                                  form={"name": name, "price": price, "stock": stock})
+    return _see(f"/catalog/shops/{shop_id}?fait=produit")
+
+
+@router.post("/shops/{shop_id}/products/{product_id}/stock")
+async def set_stock(request: Request, shop_id: UUID, product_id: UUID, principal: PageUser,
+                    runtime: Runtime, stock: Annotated[str, Form()] = "") -> Response:
+    if principal is None:
+        return _sign_in_first(request)
+    try:
+        await use_cases.change_product(runtime, principal, product_id, ProductChanges(stock=stock))
+    except (ValidationError, DomainError) as problem:
+        return await _render_shop(request, runtime, principal, shop_id, problem=problem)
+    return _see(f"/catalog/shops/{shop_id}?fait=stock")
+
+
+@router.get("/hubs/{hub_id}/shops")
+async def hub_shops_page(request: Request, hub_id: UUID, principal: PageUser, runtime: Runtime,
+                         fait: str | None = None) -> Response:
+    if principal is None:
+        return _sign_in_first(request)
+    return await _render_hub(request, runtime, principal, hub_id, notice=NOTICES.get(fait or ""))
+
+
+@router.post("/hubs/{hub_id}/shops")
+async def open_shop(request: Request, hub_id: UUID, principal: PageUser, runtime: Runtime,
+                    name: Annotated[str, Form()] = "",
+                    owner_email: Annotated[str, Form()] = "") -> Response:
+    if principal is None:
+        return _sign_in_first(request)
+    try:
+        details = ShopDetails(hub_id=hub_id, name=name, owner_email=owner_email)
+        await use_cases.open_shop(runtime, principal, details)
+    except (ValidationError, DomainError) as problem:
+        return await _render_hub(request, runtime, principal, hub_id, problem=problem,
+                                 form={"name": name, "owner_email": owner_email})
+    return _see(f"/catalog/hubs/{hub_id}/shops?fait=boutique")
+
+
+def _product_form(name: str, price: str, stock: str) -> NewProduct:
+    """The product the form describes, its price read from euros ("4,50")."""
+    try:
+        price_cents = euros_to_cents(price)
+    except InvalidPrice:
+        # Refused by the model below, so that every faulty field is reported at once.
+        price_cents = None
+    return NewProduct(name=name, price_cents=price_cents, stock=stock)
+
+
+async def _render_shop(request: Request, runtime: Runtime, principal: Principal, shop_id: UUID, *,
+                       problem: Exception | None = None, **context) -> Response:
+    try:
+        shop, products = await use_cases.shop_with_products(runtime, principal, shop_id)
+    except DomainError as refusal:
+        return _refused(request, principal, refusal)
+    if problem is not None:
+        context.update(_problem_context(problem))
+    return _render(request, "shop.html", principal, shop=shop, products=products, **context)
+
+
+async def _render_hub(request: Request, runtime: Runtime, principal: Principal, hub_id: UUID, *,
+                      problem: Exception | None = None, **context) -> Response:
+    try:
+        hub, shops = await use_cases.hub_with_shops(runtime, principal, hub_id)
+    except DomainError as refusal:
+        return _refused(request, principal, refusal)
+    if problem is not None:
+        context.update(_problem_context(problem))
+    return _render(request, "hub_shops.html", principal, hub=hub, shops=shops, **context)
+
+
+def _problem_context(problem: Exception) -> dict:
+    if isinstance(problem, ValidationError):
+        fields = [str(error["loc"][0]) for error in problem.errors() if error["loc"]]
+        messages = dict.fromkeys(FIELD_PROBLEMS.get(f, "Formulaire invalide.") for f in fields)
+        return {"error": " ".join(messages), "status_code": 422}
+    status = problem.status if isinstance(problem, DomainError) else 400
+    return {"error": _refusal_message(problem), "status_code": status}
+
+
+def _refusal_message(problem: Exception) -> str:
+    return next((text for kind, text in REFUSALS.items() if isinstance(problem, kind)),
+                "Votre demande n'a pas pu aboutir.")
+
+
+def _refused(request: Request, principal: Principal, refusal: DomainError) -> Response:
+    return _render(request, "refused.html", principal, error=_refusal_message(refusal),
+                   status_code=refusal.status)
+
+
+def _render(request: Request, template: str, principal: Principal, *, status_code: int = 200,
+            **context) -> Response:
+    return templates.TemplateResponse(request, template, {"principal": principal, **context},
+                                      status_code=status_code)
+
+
+def _sign_in_first(request: Request) -> Response:
+    return _see(f"{LOGIN_PAGE}?{urlencode({'next': request.url.path})}")
+
+
+def _see(location: str) -> Response:
+    return RedirectResponse(location, status_code=303)
