@@ -7,7 +7,7 @@ from pydantic_settings import SettingsConfigDict
 from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.pickup import api
+from services.pickup import api, pages
 from services.pickup.subscriptions import SUBSCRIPTIONS
 from services.pickup.tables import PickupTable
 
@@ -23,7 +23,7 @@ SERVICE = ServiceDefinition(
     prefix="/pickup",
     metadata=PickupTable.metadata,
     subscriptions=SUBSCRIPTIONS,
-    routers=[api.router],
+    routers=[api.router, pages.router],
 )
 
 

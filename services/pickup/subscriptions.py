@@ -1,3 +1,31 @@
 """Event type → the pickup service's handlers."""
 
-SUBSCRIPTIONS: dict = {}
+from libs.contracts.accounts import UserRegistered
+from libs.contracts.catalog import ShopOpened, StockReservationFailed
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPartCancelled,
+    OrderPlaced,
+    OrderRejected,
+)
+from services.pickup.use_cases import (
+    cancel_pickup,
+    hold_place,
+    record_opened_shop,
+    record_registered_user,
+    release_place,
+    schedule_pickup,
+    stop_expecting_part,
+)
+
+SUBSCRIPTIONS = {
+    UserRegistered: [record_registered_user],
+    ShopOpened: [record_opened_shop],
+    OrderPlaced: [hold_place],
+    StockReservationFailed: [release_place],
+    OrderRejected: [release_place],
+    OrderConfirmed: [schedule_pickup],
+    OrderPartCancelled: [stop_expecting_part],
+    OrderCancelled: [release_place, cancel_pickup],
+}

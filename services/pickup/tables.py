@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import CheckConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +26,90 @@ class Hub(PickupTable, table=True):
     town: str = Field(max_length=200)
     address: str = Field(max_length=500)
     opened_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class KnownUser(PickupTable, table=True):
+    """Accounts as the accounts service announced them, so staff can be named by e-mail."""
+
+    __tablename__ = "known_users"
+
+    id: UUID = Field(primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    name: str = Field(max_length=200)
+
+
+class KnownShop(PickupTable, table=True):
+    """Shops as the catalog announced them, so the desk shows names rather than ids."""
+
+    __tablename__ = "known_shops"
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID
+    name: str = Field(max_length=200)
+
+
+class HubStaff(PickupTable, table=True):
+    __tablename__ = "hub_staff"
+
+    hub_id: UUID = Field(primary_key=True, foreign_key="hubs.id")
+    user_id: UUID = Field(primary_key=True)
+    role: str = Field(max_length=20)
+    assigned_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Slot(PickupTable, table=True):
+    __tablename__ = "slots"
+    # The last guard of capacity: holds are conditional updates, so this should never fire.
+    __table_args__ = (CheckConstraint("held >= 0 and held <= capacity", name="slot_held_in_capacity"),)
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID = Field(foreign_key="hubs.id", index=True)
+    starts_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    ends_at: datetime = Field(sa_type=UtcDateTime)
+    capacity: int
+    held: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.held
+
+
+class Booking(PickupTable, table=True):
+    """A place in a slot kept for an order, until the order is undone ("released")."""
+
+    __tablename__ = "bookings"
+
+    order_id: UUID = Field(primary_key=True)
+    slot_id: UUID = Field(foreign_key="slots.id", index=True)
+    status: str = Field(max_length=20)
+    held_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Pickup(PickupTable, table=True):
+    """A paid order the hub expects: its parts are dropped off, then handed over against the code."""
+
+    __tablename__ = "pickups"
+
+    order_id: UUID = Field(primary_key=True)
+    hub_id: UUID = Field(index=True)
+    slot_id: UUID = Field(index=True)
+    code: str = Field(max_length=12)
+    status: str = Field(max_length=20)
+    scheduled_at: datetime = Field(sa_type=UtcDateTime)
+    ready_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    picked_up_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class PickupPart(PickupTable, table=True):
+    """One shop's part of a pickup: pending, dropped_off, handed_over, or cancelled."""
+
+    __tablename__ = "pickup_parts"
+
+    order_id: UUID = Field(primary_key=True, foreign_key="pickups.order_id")
+    shop_id: UUID = Field(primary_key=True)
+    status: str = Field(max_length=20)
+    dropped_off_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 outbox = outbox_table(PickupTable.metadata)
