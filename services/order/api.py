@@ -1,5 +1,163 @@
-"""The order service's JSON API."""
+"""The order service's JSON API, under /orders/api/v1."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/api/v1", tags=["order"])
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.auth.web import CurrentUser
+from libs.kit.app import Runtime
+from libs.kit.errors import DomainError
+from services.order import use_cases
+from services.order.domain import Basket
+from services.order.tables import OrderLine, Slot
+from services.order.use_cases import OrderView, ShopPartView
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+
+MAX_KEY_LENGTH = 200
+
+
+class PlacedOut(BaseModel):
+    id: UUID
+    status: str
+
+
+class LineOut(BaseModel):
+    product_id: UUID
+    name: str
+    quantity: int
+    unit_price_cents: int
+
+
+class PartOut(BaseModel):
+    shop_id: UUID
+    shop_name: str
+    status: str
+    total_cents: int
+    lines: list[LineOut]
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    status: str
+
+
+class PickupOut(BaseModel):
+    slot_id: UUID
+    code: str
+
+
+class SlotOut(BaseModel):
+    id: UUID
+    starts_at: datetime
+    ends_at: datetime
+
+
+class OrderOut(BaseModel):
+    id: UUID
+    hub_id: UUID
+    status: str
+    total_cents: int
+    parts: list[PartOut]
+    payment: PaymentOut | None
+    pickup: PickupOut | None = Field(description="Known once the hub scheduled the pickup.")
+    slot: SlotOut | None
+    reasons: list[str]
+    placed_at: datetime
+    pay_by: datetime | None
+
+
+class ShopPartOut(BaseModel):
+    order_id: UUID
+    order_status: str
+    shop_id: UUID
+    status: str
+    total_cents: int
+    slot: SlotOut | None
+    lines: list[LineOut]
+
+
+class PartCancellation(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                              description="Required: one key per basket.")]
+
+
+@router.post("/orders", status_code=202, response_model=PlacedOut)
+async def place_order(basket: Basket, runtime: Runtime, resident: CurrentUser,
+                      idempotency_key: IdempotencyKey = None):
+    """Check out a basket. Lines naming one product twice are merged (at most 99 in all).
+    Repeating a request with the same Idempotency-Key returns the order it placed."""
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise DomainError(f"an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} characters is "
+                          "required, so that a repeated request places one order")
+    order = await use_cases.place_order(runtime, resident, basket, idempotency_key)
+    return PlacedOut(id=order.id, status=order.status)
+
+
+@router.get("/orders", response_model=list[OrderOut])
+async def list_my_orders(runtime: Runtime, resident: CurrentUser):
+    """The caller's own orders, newest first (the latest 100)."""
+    return [_order_out(view) for view in await use_cases.list_orders_of(runtime, resident)]
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+async def get_order(order_id: UUID, runtime: Runtime, viewer: CurrentUser):
+    """For the order's resident, the staff of its hub and platform admins; 404 to anyone else."""
+    return _order_out(await use_cases.get_order(runtime, viewer, order_id))
+
+
+@router.get("/shops/{shop_id}/parts", response_model=list[ShopPartOut])
+async def list_parts_to_prepare(shop_id: UUID, runtime: Runtime, owner: CurrentUser):
+    """The shop's parts of paid orders (confirmed, ready, completed); its owner only."""
+    _, parts = await use_cases.parts_to_prepare(runtime, owner, shop_id)
+    return [_shop_part_out(view) for view in parts]
+
+
+@router.post("/orders/{order_id}/parts/{shop_id}/cancel", response_model=ShopPartOut)
+async def cancel_part(order_id: UUID, shop_id: UUID, cancellation: PartCancellation,
+                      runtime: Runtime, owner: CurrentUser):
+    """The shop's owner gives up its part while the order is confirmed and the part pending."""
+    view = await use_cases.cancel_part(runtime, owner, order_id, shop_id, cancellation.reason)
+    return _shop_part_out(view)
+
+
+def _order_out(view: OrderView) -> OrderOut:
+    order = view.order
+    return OrderOut(
+        id=order.id, hub_id=order.hub_id, status=order.status, total_cents=order.total_cents,
+        parts=[PartOut(shop_id=p.part.shop_id, shop_name=p.shop_name, status=p.part.status,
+                       total_cents=p.part.total_cents, lines=_lines_out(p.lines))
+               for p in view.parts],
+        payment=(PaymentOut(id=order.payment_id, status=order.payment_status)
+                 if order.payment_id else None),
+        pickup=(PickupOut(slot_id=order.slot_id, code=order.pickup_code)
+                if order.pickup_code else None),
+        slot=_slot_out(view.slot), reasons=order.reasons, placed_at=order.placed_at,
+        pay_by=order.pay_by,
+    )
+
+
+def _shop_part_out(view: ShopPartView) -> ShopPartOut:
+    return ShopPartOut(order_id=view.order.id, order_status=view.order.status,
+                       shop_id=view.part.shop_id, status=view.part.status,
+                       total_cents=view.part.total_cents, slot=_slot_out(view.slot),
+                       lines=_lines_out(view.lines))
+
+
+def _lines_out(lines: list[OrderLine]) -> list[LineOut]:
+    return [LineOut(product_id=line.product_id, name=line.name, quantity=line.quantity,
+                    unit_price_cents=line.unit_price_cents) for line in lines]
+
+
+def _slot_out(slot: Slot | None) -> SlotOut | None:
+    return SlotOut(id=slot.id, starts_at=slot.starts_at, ends_at=slot.ends_at) if slot else None

@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
+from libs.kit.runtime import Periodic, ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.order import api
-from services.order.subscriptions import SUBSCRIPTIONS
+from services.order import api, pages
+from services.order.subscriptions import subscriptions
 from services.order.tables import OrderTable
+from services.order.use_cases import expire_unpaid_orders
 
 
 class OrderSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADOPTE_ORDER_", extra="ignore")
 
+    payment_delay_s: float = Field(default=900, gt=0, description="Time a resident has to pay.")
+    sweep_interval_s: float = Field(default=5, gt=0,
+                                    description="How often unpaid orders past their delay are "
+                                                "cancelled.")
+
 
 SERVICE_SETTINGS = OrderSettings
 
-SERVICE = ServiceDefinition(
-    name="order",
-    prefix="/orders",
-    metadata=OrderTable.metadata,
-    subscriptions=SUBSCRIPTIONS,
-    routers=[api.router],
-)
+
+def definition(settings: OrderSettings) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="order",
+        prefix="/orders",
+        metadata=OrderTable.metadata,
+        subscriptions=subscriptions(timedelta(seconds=settings.payment_delay_s)),
+        routers=[api.router, pages.router],
+        periodic=[Periodic(every_s=settings.sweep_interval_s, run=expire_unpaid_orders)],
+    )
 
 
 def build(settings: OrderSettings | None = None, bus: EventBus | None = None) -> ServiceRuntime:
-    return build_runtime(SERVICE, settings or OrderSettings(), bus)
+    settings = settings or OrderSettings()
+    return build_runtime(definition(settings), settings, bus)

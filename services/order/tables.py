@@ -1,16 +1,128 @@
-"""Every table the order service owns, in its own database."""
+"""Every table the order service owns, in its own database: the orders, their parts and lines,
+and the read models built from other services' events (hubs, staff, slots, shops, products)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import JSON, UniqueConstraint
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
+from libs.sqltypes import UtcDateTime
 
 
 class OrderTable(SQLModel, registry=registry()):
     """Base of the order service's tables; its metadata is the order database."""
+
+
+class Hub(OrderTable, table=True):
+    """A hub residents may order from (HubOpened)."""
+
+    __tablename__ = "hubs"
+
+    id: UUID = Field(primary_key=True)
+    name: str = Field(max_length=200)
+    town: str = Field(max_length=200)
+
+
+class HubStaff(OrderTable, table=True):
+    """Someone working at a hub (HubStaffAssigned): they may read the hub's orders."""
+
+    __tablename__ = "hub_staff"
+
+    hub_id: UUID = Field(primary_key=True)
+    user_id: UUID = Field(primary_key=True)
+    role: str = Field(max_length=20)
+
+
+class Slot(OrderTable, table=True):
+    """A collection slot a resident may choose at checkout (SlotOpened)."""
+
+    __tablename__ = "slots"
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID = Field(index=True)
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    ends_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Shop(OrderTable, table=True):
+    """A shop of a hub and its owner (ShopOpened): the owner sees and may cancel its parts."""
+
+    __tablename__ = "shops"
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID = Field(index=True)
+    name: str = Field(max_length=200)
+    owner_id: UUID = Field(index=True)
+
+
+class Product(OrderTable, table=True):
+    """What a basket is priced with (ProductListed, ProductChanged); never the client's word."""
+
+    __tablename__ = "products"
+
+    id: UUID = Field(primary_key=True)
+    shop_id: UUID = Field(index=True)
+    hub_id: UUID = Field(index=True)
+    name: str = Field(max_length=200)
+    price_cents: int
+    available: bool = True
+
+
+class Order(OrderTable, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("resident_id", "idempotency_key"),)
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID
+    slot_id: UUID
+    resident_id: UUID = Field(index=True)
+    resident_email: str = Field(max_length=320)
+    idempotency_key: str = Field(max_length=200)
+    basket_digest: str = Field(max_length=64)
+    correlation_id: str = Field(max_length=128)
+    status: str = Field(max_length=20, index=True)
+    total_cents: int
+    reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+    stock_reserved: bool = False
+    slot_held: bool = False
+    pay_by: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    payment_id: UUID | None = None
+    payment_status: str | None = Field(default=None, max_length=20)
+    payment_amount_cents: int | None = None
+    refunded_cents: int = 0
+    pickup_code: str | None = Field(default=None, max_length=64)
+    placed_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class OrderPart(OrderTable, table=True):
+    """What one shop prepares for one order."""
+
+    __tablename__ = "order_parts"
+
+    order_id: UUID = Field(foreign_key="orders.id", primary_key=True)
+    shop_id: UUID = Field(primary_key=True, index=True)
+    status: str = Field(max_length=20)
+    total_cents: int
+
+
+class OrderLine(OrderTable, table=True):
+    """One product of an order, at the price it had when the order was placed."""
+
+    __tablename__ = "order_lines"
+
+    order_id: UUID = Field(foreign_key="orders.id", primary_key=True)
+    product_id: UUID = Field(primary_key=True)
+    shop_id: UUID
+    name: str = Field(max_length=200)
+    quantity: int
+    unit_price_cents: int
 
 
 outbox = outbox_table(OrderTable.metadata)

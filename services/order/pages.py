@@ -1,0 +1,203 @@
+"""The order service's pages, in French: the basket and checkout of a hub, an order, the
+resident's orders, and a shop's parts to prepare. Forms post and redirect (303), no JavaScript."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from libs.auth.tokens import Principal
+from libs.auth.web import optional_principal
+from libs.kit.app import Runtime
+from libs.kit.errors import Conflict, DomainError, Unauthorized
+from libs.kit.pages import templates_for
+from services.order import use_cases
+from services.order.domain import MAX_QUANTITY, Basket, InvalidBasket, OrderStatus
+from services.order.use_cases import OrderView
+
+router = APIRouter(include_in_schema=False)
+templates = templates_for(__file__)
+
+ORDER_STATUS_LABELS = {
+    "placed": "Reçue : stock et créneau en cours de vérification",
+    "awaiting_payment": "En attente de paiement",
+    "confirmed": "Payée : les commerçants préparent votre commande",
+    "ready": "Prête : à retirer au tiers-lieu",
+    "completed": "Retirée",
+    "rejected": "Refusée",
+    "cancelled": "Annulée",
+}
+PART_STATUS_LABELS = {
+    "pending": "À préparer",
+    "dropped_off": "Déposée au tiers-lieu",
+    "handed_over": "Remise",
+    "cancelled": "Annulée",
+}
+templates.env.filters["order_status"] = lambda status: ORDER_STATUS_LABELS.get(status, status)
+templates.env.filters["part_status"] = lambda status: PART_STATUS_LABELS.get(status, status)
+
+REFRESH_WHILE_WAITING_S = "5"
+MAX_REASON_LENGTH = 500
+PART_CANCELLED_NOTICE = "La part a été annulée ; le client sera remboursé de son montant."
+
+
+def page_viewer(request: Request) -> Principal | None:
+    """Who is signed in; an expired session reads as nobody, so the page can ask to sign in."""
+    try:
+        return optional_principal(request)
+    except Unauthorized:
+        return None
+
+
+Viewer = Annotated[Principal | None, Depends(page_viewer)]
+
+
+@router.get("/mine")
+async def my_orders(request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+    if viewer is None:
+        return _sign_in(request.url.path)
+    orders = await use_cases.list_orders_of(runtime, viewer)
+    return _render(request, "mine.html", viewer, orders=orders)
+
+
+@router.get("/hubs/{hub_id}")
+async def basket(hub_id: UUID, request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+    return await _basket_page(request, runtime, viewer, hub_id, form_token=uuid4().hex)
+
+
+@router.post("/hubs/{hub_id}/checkout")
+async def checkout(hub_id: UUID, request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+    if viewer is None:
+        return _sign_in(f"/orders/hubs/{hub_id}")
+    form = await request.form()
+    form_token = str(form.get("form_token", "")).strip() or uuid4().hex
+    try:
+        order = await use_cases.place_order(runtime, viewer, _basket_from(hub_id, form),
+                                            form_token)
+    except Conflict:
+        return await _basket_page(
+            request, runtime, viewer, hub_id, form_token=uuid4().hex, form=form, status_code=409,
+            error="Ce formulaire a déjà servi pour une autre commande : vérifiez votre panier "
+                  "et validez à nouveau.")
+    except DomainError as exc:
+        return await _basket_page(request, runtime, viewer, hub_id, form_token=form_token,
+                                  form=form, status_code=exc.status,
+                                  error=f"Commande impossible : {exc.message}")
+    return RedirectResponse(f"/orders/{order.id}", status_code=303)
+
+
+@router.get("/shops/{shop_id}")
+async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
+                     viewer: Viewer) -> Response:
+    if viewer is None:
+        return _sign_in(request.url.path)
+    cancelled = "annulee" in request.query_params
+    return await _shop_page(request, runtime, viewer, shop_id,
+                            notice=PART_CANCELLED_NOTICE if cancelled else None)
+
+
+@router.post("/shops/{shop_id}/parts/{order_id}/cancel")
+async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: Runtime,
+                      viewer: Viewer) -> Response:
+    if viewer is None:
+        return _sign_in(f"/orders/shops/{shop_id}")
+    reason = " ".join(str((await request.form()).get("reason", "")).split())
+    if not 0 < len(reason) <= MAX_REASON_LENGTH:
+        return await _shop_page(request, runtime, viewer, shop_id, status_code=422,
+                                error=f"Indiquez le motif de l'annulation "
+                                      f"({MAX_REASON_LENGTH} caractères au plus).")
+    try:
+        await use_cases.cancel_part(runtime, viewer, order_id, shop_id, reason)
+    except DomainError as exc:
+        return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
+                                error=f"Annulation impossible : {exc.message}")
+    return RedirectResponse(f"/orders/shops/{shop_id}?annulee=1", status_code=303)
+
+
+@router.get("/{order_id}")
+async def order_page(order_id: UUID, request: Request, runtime: Runtime,
+                     viewer: Viewer) -> Response:
+    if viewer is None:
+        return _sign_in(request.url.path)
+    try:
+        view = await use_cases.get_order(runtime, viewer, order_id)
+    except DomainError as exc:
+        return _problem(request, viewer, exc)
+    headers = {"Refresh": REFRESH_WHILE_WAITING_S} if _saga_moving(view) else None
+    return _render(request, "order.html", viewer, headers=headers, view=view,
+                   order=view.order, is_resident=view.order.resident_id == viewer.user_id)
+
+
+def _saga_moving(view: OrderView) -> bool:
+    """The page changes on its own soon: the order waits for another service's answer."""
+    order = view.order
+    return (order.status == OrderStatus.PLACED
+            or (order.status == OrderStatus.AWAITING_PAYMENT and order.payment_id is None)
+            or (order.status == OrderStatus.CONFIRMED and order.pickup_code is None))
+
+
+def _basket_from(hub_id: UUID, form: FormData) -> Basket:
+    lines = [{"product_id": name.removeprefix("qty-"), "quantity": str(value).strip()}
+             for name, value in form.multi_items()
+             if name.startswith("qty-") and str(value).strip() not in ("", "0")]
+    if not lines:
+        raise InvalidBasket("choisissez au moins un produit.")
+    if not form.get("slot_id"):
+        raise InvalidBasket("choisissez un créneau de retrait.")
+    try:
+        return Basket(hub_id=hub_id, slot_id=form.get("slot_id"), lines=lines)
+    except ValidationError:
+        raise InvalidBasket(f"vérifiez le créneau et les quantités (de 0 à {MAX_QUANTITY} par "
+                            "produit).") from None
+
+
+async def _basket_page(request: Request, runtime: Runtime, viewer: Principal | None,
+                       hub_id: UUID, *, form_token: str, form: FormData | None = None,
+                       status_code: int = 200, error: str | None = None) -> Response:
+    try:
+        offer = await use_cases.hub_offer(runtime, hub_id)
+    except DomainError as exc:
+        return _problem(request, viewer, exc)
+    quantities = {name.removeprefix("qty-"): str(value) for name, value in form.multi_items()
+                  if name.startswith("qty-")} if form else {}
+    return _render(request, "basket.html", viewer, status_code=status_code, error=error,
+                   offer=offer, form_token=form_token, quantities=quantities,
+                   chosen_slot=str(form.get("slot_id", "")) if form else "",
+                   login_url=_login_url(request.url.path))
+
+
+async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop_id: UUID, *,
+                     status_code: int = 200, error: str | None = None,
+                     notice: str | None = None) -> Response:
+    try:
+        shop, parts = await use_cases.parts_to_prepare(runtime, viewer, shop_id)
+    except DomainError as exc:
+        return _problem(request, viewer, exc)
+    return _render(request, "shop.html", viewer, status_code=status_code, error=error,
+                   notice=notice, shop=shop, parts=parts, confirmed=OrderStatus.CONFIRMED)
+
+
+def _render(request: Request, template: str, viewer: Principal | None, *,
+            status_code: int = 200, headers: dict[str, str] | None = None,
+            **context) -> Response:
+    return templates.TemplateResponse(request, template, {"principal": viewer, **context},
+                                      status_code=status_code, headers=headers)
+
+
+def _problem(request: Request, viewer: Principal | None, error: DomainError) -> Response:
+    return _render(request, "problem.html", viewer, status_code=error.status,
+                   status=error.status, message=error.message)
+
+
+def _login_url(next_path: str) -> str:
+    return f"/accounts/login?next={quote(next_path)}"
+
+
+def _sign_in(next_path: str) -> RedirectResponse:
+    return RedirectResponse(_login_url(next_path), status_code=303)

@@ -1,0 +1,582 @@
+"""What the order service does: place orders, move them along the saga as events arrive, expire
+the unpaid ones, let shops cancel their parts; and the reads its API and pages show.
+
+Every change to an order first locks the order's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite
+serialises writers anyway), so two events racing for one order (StockReserved and SlotHeld, or a
+payment and the expiry sweep) apply one after the other and only one transition wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from libs.auth.tokens import Principal
+from libs.contracts.catalog import (
+    ProductChanged,
+    ProductListed,
+    ShopOpened,
+    StockReservationFailed,
+    StockReserved,
+)
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderPartCancelled,
+    OrderPlaced,
+    OrderReady,
+    OrderRejected,
+    PaymentRequested,
+)
+from libs.contracts.order import OrderLine as LineContract
+from libs.contracts.order import OrderPart as PartContract
+from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
+from libs.contracts.pickup import (
+    HubOpened,
+    HubStaffAssigned,
+    PartDroppedOff,
+    PickedUp,
+    PickupReady,
+    PickupScheduled,
+    SlotHeld,
+    SlotOpened,
+    SlotUnavailable,
+)
+from libs.kit.errors import Conflict, Forbidden, NotFound
+from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from services.order.domain import (
+    REASON_EVERY_PART_CANCELLED,
+    REASON_PAYMENT_FAILED,
+    REASON_PAYMENT_OVERDUE,
+    SHOP_VISIBLE_STATUSES,
+    Basket,
+    OrderStatus,
+    PartStatus,
+    PartTrigger,
+    PaymentStatus,
+    PricedPart,
+    Trigger,
+    check_part_cancellable,
+    is_payment_overdue,
+    may_read_order,
+    order_after,
+    part_after,
+    payment_after_refund,
+    price_basket,
+    remaining_total,
+    shortage_reasons,
+)
+from services.order.tables import (
+    Hub,
+    HubStaff,
+    Order,
+    OrderLine,
+    OrderPart,
+    Product,
+    Shop,
+    Slot,
+)
+
+MAX_LISTED_ORDERS = 100
+MAX_OFFERED_SLOTS = 50
+SWEEP_BATCH = 500
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PartView:
+    part: OrderPart
+    shop_name: str
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    slot: Slot | None
+    parts: list[PartView]
+
+
+@dataclass(frozen=True)
+class ShopPartView:
+    """One shop's part of an order, as the shop prepares it."""
+
+    order: Order
+    slot: Slot | None
+    part: OrderPart
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    shop_id: UUID
+    shop_name: str
+    products: list[Product]
+
+
+@dataclass(frozen=True)
+class HubOffer:
+    """What a resident may put in a basket at a hub, and when they may collect it."""
+
+    hub: Hub
+    shops: list[ShopOffer]
+    slots: list[Slot]
+
+
+# --- read models ---------------------------------------------------------------------------
+
+
+async def record_hub(event: HubOpened, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, Hub, event.hub_id, id=event.hub_id, name=event.name,
+                  town=event.town)
+
+
+async def record_hub_staff(event: HubStaffAssigned, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, HubStaff, (event.hub_id, event.user_id), hub_id=event.hub_id,
+                  user_id=event.user_id, role=event.role)
+
+
+async def record_slot(event: SlotOpened, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, Slot, event.slot_id, id=event.slot_id, hub_id=event.hub_id,
+                  starts_at=event.starts_at, ends_at=event.ends_at)
+
+
+async def record_shop(event: ShopOpened, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, Shop, event.shop_id, id=event.shop_id, hub_id=event.hub_id,
+                  name=event.name, owner_id=event.owner_id)
+
+
+async def record_listed_product(event: ProductListed, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, Product, event.product_id, id=event.product_id,
+                  shop_id=event.shop_id, hub_id=event.hub_id, name=event.name,
+                  price_cents=event.price_cents)
+
+
+async def record_changed_product(event: ProductChanged, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, Product, event.product_id, id=event.product_id,
+                  shop_id=event.shop_id, hub_id=event.hub_id, name=event.name,
+                  price_cents=event.price_cents, available=event.available)
+
+
+async def _upsert(session: AsyncSession, model: type, key, **values) -> None:
+    row = await session.get(model, key)
+    if row is None:
+        session.add(model(**values))
+        return
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+# --- placing an order ----------------------------------------------------------------------
+
+
+async def place_order(runtime: ServiceRuntime, resident: Principal, basket: Basket,
+                      idempotency_key: str) -> Order:
+    """The order placed under ``idempotency_key`` by this resident: placed now, or the one placed
+    before with the same basket (a repeated request); the same key with another basket is a
+    conflict."""
+    digest = basket.digest()
+    try:
+        async with runtime.unit_of_work() as uow:
+            placed = await _order_by_key(uow.session, resident.user_id, idempotency_key)
+            if placed is not None:
+                return _same_basket(placed, digest)
+            return await _new_order(uow, resident, basket, idempotency_key, digest)
+    except IntegrityError:
+        # PostgreSQL lets two requests with one key both try; the loser finds the winner's order.
+        async with runtime.database.sessions() as session:
+            placed = await _order_by_key(session, resident.user_id, idempotency_key)
+        if placed is None:
+            raise
+        return _same_basket(placed, digest)
+
+
+async def _order_by_key(session: AsyncSession, resident_id: UUID, key: str) -> Order | None:
+    query = select(Order).where(Order.resident_id == resident_id, Order.idempotency_key == key)
+    return (await session.exec(query)).first()
+
+
+def _same_basket(order: Order, digest: str) -> Order:
+    if order.basket_digest != digest:
+        raise Conflict("this Idempotency-Key was already used for another basket; "
+                       "use a new key for a new order")
+    return order
+
+
+async def _new_order(uow: UnitOfWork, resident: Principal, basket: Basket, key: str,
+                     digest: str) -> Order:
+    session, now = uow.session, utc_now()
+    product_ids = [line.product_id for line in basket.lines]
+    offers = {p.id: p for p in (await session.exec(
+        select(Product).where(col(Product.id).in_(product_ids)))).all()}
+    parts = price_basket(basket, hub_known=await session.get(Hub, basket.hub_id) is not None,
+                         slot=await session.get(Slot, basket.slot_id), offers=offers, now=now)
+    order = Order(id=uuid4(), hub_id=basket.hub_id, slot_id=basket.slot_id,
+                  resident_id=resident.user_id, resident_email=resident.email,
+                  idempotency_key=key, basket_digest=digest, correlation_id=uow.correlation_id,
+                  status=OrderStatus.PLACED, total_cents=sum(p.total_cents for p in parts),
+                  placed_at=now, updated_at=now)
+    session.add(order)
+    await session.flush()
+    session.add_all(_part_rows(order.id, parts))
+    await uow.emit(OrderPlaced(
+        order_id=order.id, hub_id=order.hub_id, slot_id=order.slot_id,
+        resident_id=order.resident_id, resident_email=order.resident_email,
+        parts=[_priced_contract(p) for p in parts], total_cents=order.total_cents))
+    return order
+
+
+def _part_rows(order_id: UUID, parts: Sequence[PricedPart]) -> list[OrderPart | OrderLine]:
+    rows: list[OrderPart | OrderLine] = []
+    for part in parts:
+        rows.append(OrderPart(order_id=order_id, shop_id=part.shop_id, status=PartStatus.PENDING,
+                              total_cents=part.total_cents))
+        rows.extend(OrderLine(order_id=order_id, product_id=line.product_id,
+                              shop_id=line.shop_id, name=line.name, quantity=line.quantity,
+                              unit_price_cents=line.unit_price_cents) for line in part.lines)
+    return rows
+
+
+def _priced_contract(part: PricedPart) -> PartContract:
+    return PartContract(shop_id=part.shop_id, total_cents=part.total_cents, lines=[
+        LineContract(product_id=line.product_id, shop_id=line.shop_id, name=line.name,
+                     quantity=line.quantity, unit_price_cents=line.unit_price_cents)
+        for line in part.lines])
+
+
+# --- the saga ------------------------------------------------------------------------------
+
+
+async def note_stock_reserved(event: StockReserved, uow: UnitOfWork, *,
+                              payment_delay: timedelta) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None:
+        order.stock_reserved = True
+        await _request_payment_once_held(order, uow, payment_delay)
+
+
+async def note_slot_held(event: SlotHeld, uow: UnitOfWork, *, payment_delay: timedelta) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None:
+        order.slot_held = True
+        await _request_payment_once_held(order, uow, payment_delay)
+
+
+async def _request_payment_once_held(order: Order, uow: UnitOfWork,
+                                     payment_delay: timedelta) -> None:
+    if not (order.stock_reserved and order.slot_held) or not _move(order, Trigger.HELD):
+        return
+    order.pay_by = order.updated_at + payment_delay
+    await uow.emit(PaymentRequested(
+        order_id=order.id, hub_id=order.hub_id, resident_id=order.resident_id,
+        total_cents=order.total_cents, parts=await _live_parts(uow.session, order.id),
+        pay_by=order.pay_by))
+
+
+async def reject_for_shortages(event: StockReservationFailed, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None:
+        return
+    names = {line.product_id: line.name for line in await _lines(uow.session, order.id)}
+    shortages = [(short.product_id, short.reason) for short in event.shortages]
+    await _reject(order, uow, shortage_reasons(shortages, names))
+
+
+async def reject_for_unavailable_slot(event: SlotUnavailable, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None:
+        await _reject(order, uow, [f"créneau indisponible : {event.reason}"])
+
+
+async def _reject(order: Order, uow: UnitOfWork, reasons: list[str]) -> None:
+    if not _move(order, Trigger.REFUSED):
+        return
+    order.reasons = reasons
+    await _close_parts(uow.session, order.id)
+    await uow.emit(OrderRejected(order_id=order.id, reasons=reasons))
+
+
+async def note_payment_started(event: PaymentStarted, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None:
+        return
+    order.payment_id, order.payment_amount_cents = event.payment_id, event.amount_cents
+    order.payment_status = order.payment_status or PaymentStatus.PENDING
+
+
+async def confirm_paid_order(event: PaymentSucceeded, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None:
+        return
+    order.payment_id, order.payment_amount_cents = event.payment_id, event.amount_cents
+    order.payment_status = PaymentStatus.SUCCEEDED
+    if _move(order, Trigger.PAID):
+        await uow.emit(OrderConfirmed(
+            order_id=order.id, hub_id=order.hub_id, slot_id=order.slot_id,
+            resident_id=order.resident_id, parts=await _live_parts(uow.session, order.id),
+            total_cents=order.total_cents))
+
+
+async def cancel_for_failed_payment(event: PaymentFailed, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None:
+        return
+    order.payment_id, order.payment_status = event.payment_id, PaymentStatus.FAILED
+    await _cancel(order, uow, Trigger.PAYMENT_FAILED, REASON_PAYMENT_FAILED)
+
+
+async def note_refund(event: RefundIssued, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None:
+        return
+    order.refunded_cents += event.amount_cents
+    order.payment_status = payment_after_refund(order.payment_amount_cents, order.refunded_cents)
+
+
+async def note_pickup_code(event: PickupScheduled, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None:
+        order.pickup_code = event.code
+
+
+async def note_part_dropped_off(event: PartDroppedOff, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    part = await uow.session.get(OrderPart, (event.order_id, event.shop_id)) if order else None
+    if part is not None:
+        part.status = part_after(part.status, PartTrigger.DROPPED_OFF) or part.status
+
+
+async def make_order_ready(event: PickupReady, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None and _move(order, Trigger.EVERY_PART_IN):
+        await uow.emit(OrderReady(order_id=order.id))
+
+
+async def complete_order(event: PickedUp, uow: UnitOfWork) -> None:
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is None or not _move(order, Trigger.PICKED_UP):
+        return
+    for part in await _parts(uow.session, order.id):
+        part.status = part_after(part.status, PartTrigger.HANDED_OVER) or part.status
+    await uow.emit(OrderCompleted(order_id=order.id, completed_at=order.updated_at))
+
+
+async def expire_unpaid_orders(runtime: ServiceRuntime) -> None:
+    """Cancel the orders still awaiting payment after their pay_by, each in its own transaction
+    (a PaymentSucceeded racing the sweep for one order waits on the row lock; one of them wins)."""
+    now = utc_now()
+    async with runtime.database.sessions() as session:
+        overdue = (await session.exec(
+            select(Order.id)
+            .where(Order.status == OrderStatus.AWAITING_PAYMENT, col(Order.pay_by) <= now)
+            .order_by(col(Order.pay_by)).limit(SWEEP_BATCH))).all()
+    for order_id in overdue:
+        async with runtime.unit_of_work() as uow:
+            order = await _order_for_update(uow.session, order_id)
+            if order is not None and is_payment_overdue(order.status, order.pay_by, now):
+                uow.correlation_id = order.correlation_id
+                await _cancel(order, uow, Trigger.PAYMENT_OVERDUE, REASON_PAYMENT_OVERDUE)
+
+
+async def cancel_part(runtime: ServiceRuntime, owner: Principal, order_id: UUID, shop_id: UUID,
+                      reason: str) -> ShopPartView:
+    """The shop cannot supply its part: refunded and released; the last part takes the order."""
+    async with runtime.unit_of_work() as uow:
+        shop = await _owned_shop(uow.session, owner, shop_id)
+        order = await _order_for_update(uow.session, order_id)
+        part = await uow.session.get(OrderPart, (order_id, shop_id)) if order else None
+        if part is None:
+            raise NotFound(f"shop {shop_id} has no part in order {order_id}")
+        check_part_cancellable(order.status, part.status)
+        uow.correlation_id = order.correlation_id
+        part.status = PartStatus.CANCELLED
+        parts = await _parts(uow.session, order_id)
+        order.total_cents = remaining_total((p.status, p.total_cents) for p in parts)
+        order.reasons = [*order.reasons, f"{shop.name} : {reason}"]
+        order.updated_at = utc_now()
+        lines = await _lines(uow.session, order_id, shop_id)
+        await uow.emit(OrderPartCancelled(order_id=order_id, shop_id=shop_id,
+                                          amount_cents=part.total_cents,
+                                          lines=[_line_contract(line) for line in lines],
+                                          reason=reason))
+        if all(p.status == PartStatus.CANCELLED for p in parts):
+            await _cancel(order, uow, Trigger.EVERY_PART_CANCELLED, REASON_EVERY_PART_CANCELLED)
+        slot = await uow.session.get(Slot, order.slot_id)
+    return ShopPartView(order, slot, part, lines)
+
+
+async def _cancel(order: Order, uow: UnitOfWork, trigger: Trigger, reason: str) -> None:
+    if not _move(order, trigger):
+        return
+    order.reasons = [*order.reasons, reason]
+    await _close_parts(uow.session, order.id)
+    await uow.emit(OrderCancelled(order_id=order.id, reason=reason))
+
+
+def _move(order: Order, trigger: Trigger) -> bool:
+    status = order_after(order.status, trigger)
+    if status is None:
+        return False
+    order.status, order.updated_at = status, utc_now()
+    return True
+
+
+async def _close_parts(session: AsyncSession, order_id: UUID) -> None:
+    for part in await _parts(session, order_id):
+        part.status = part_after(part.status, PartTrigger.CANCELLED) or part.status
+
+
+async def _order_for_update(session: AsyncSession, order_id: UUID) -> Order | None:
+    query = (select(Order).where(Order.id == order_id).with_for_update()
+             .execution_options(populate_existing=True))
+    return (await session.exec(query)).first()
+
+
+async def _parts(session: AsyncSession, order_id: UUID) -> list[OrderPart]:
+    query = select(OrderPart).where(OrderPart.order_id == order_id).order_by(OrderPart.shop_id)
+    return list((await session.exec(query)).all())
+
+
+async def _lines(session: AsyncSession, order_id: UUID,
+                 shop_id: UUID | None = None) -> list[OrderLine]:
+    query = select(OrderLine).where(OrderLine.order_id == order_id)
+    if shop_id is not None:
+        query = query.where(OrderLine.shop_id == shop_id)
+    return list((await session.exec(query.order_by(OrderLine.name))).all())
+
+
+async def _live_parts(session: AsyncSession, order_id: UUID) -> list[PartContract]:
+    """The order's parts still to be supplied, as the events carry them."""
+    lines = await _lines(session, order_id)
+    return [PartContract(shop_id=part.shop_id, total_cents=part.total_cents,
+                         lines=[_line_contract(line) for line in lines
+                                if line.shop_id == part.shop_id])
+            for part in await _parts(session, order_id) if part.status != PartStatus.CANCELLED]
+
+
+def _line_contract(line: OrderLine) -> LineContract:
+    return LineContract(product_id=line.product_id, shop_id=line.shop_id, name=line.name,
+                        quantity=line.quantity, unit_price_cents=line.unit_price_cents)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+async def get_order(runtime: ServiceRuntime, viewer: Principal, order_id: UUID) -> OrderView:
+    """The order, for its resident, its hub's staff and platform admins; to anyone else it does
+    not exist (404 rather than 403, so order ids reveal nothing)."""
+    async with runtime.database.sessions() as session:
+        order = await session.get(Order, order_id)
+        if order is None or not await _may_read(session, viewer, order):
+            raise NotFound(f"no order {order_id}")
+        return (await _views(session, [order]))[0]
+
+
+async def list_orders_of(runtime: ServiceRuntime, resident: Principal) -> list[OrderView]:
+    """The resident's latest orders, newest first."""
+    async with runtime.database.sessions() as session:
+        orders = (await session.exec(
+            select(Order).where(Order.resident_id == resident.user_id)
+            .order_by(col(Order.placed_at).desc()).limit(MAX_LISTED_ORDERS))).all()
+        return await _views(session, list(orders))
+
+
+async def parts_to_prepare(runtime: ServiceRuntime, owner: Principal,
+                           shop_id: UUID) -> tuple[Shop, list[ShopPartView]]:
+    """The shop's parts of paid orders, soonest slot first."""
+    async with runtime.database.sessions() as session:
+        shop = await _owned_shop(session, owner, shop_id)
+        rows = (await session.exec(
+            select(OrderPart, Order, Slot)
+            .join(Order, col(Order.id) == OrderPart.order_id)
+            .outerjoin(Slot, col(Slot.id) == Order.slot_id)
+            .where(OrderPart.shop_id == shop_id,
+                   col(Order.status).in_([str(s) for s in SHOP_VISIBLE_STATUSES]))
+            .order_by(col(Slot.starts_at), col(Order.placed_at)))).all()
+        lines = await _lines_of(session, [order.id for _, order, _ in rows], shop_id)
+    return shop, [ShopPartView(order, slot, part, lines.get(order.id, []))
+                  for part, order, slot in rows]
+
+
+async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
+    async with runtime.database.sessions() as session:
+        hub = await session.get(Hub, hub_id)
+        if hub is None:
+            raise NotFound(f"no hub {hub_id}")
+        products = (await session.exec(
+            select(Product).where(Product.hub_id == hub_id, col(Product.available).is_(True))
+            .order_by(Product.name))).all()
+        names = await _shop_names(session, {p.shop_id for p in products})
+        slots = (await session.exec(
+            select(Slot).where(Slot.hub_id == hub_id, col(Slot.starts_at) > utc_now())
+            .order_by(Slot.starts_at).limit(MAX_OFFERED_SLOTS))).all()
+    by_shop: dict[UUID, list[Product]] = {}
+    for product in products:
+        by_shop.setdefault(product.shop_id, []).append(product)
+    shops = sorted((ShopOffer(shop_id, names.get(shop_id, ""), shop_products)
+                    for shop_id, shop_products in by_shop.items()), key=lambda s: s.shop_name)
+    return HubOffer(hub, shops, list(slots))
+
+
+async def _may_read(session: AsyncSession, viewer: Principal, order: Order) -> bool:
+    if may_read_order(viewer, order.resident_id, works_at_its_hub=False):
+        return True
+    staff = await session.get(HubStaff, (order.hub_id, viewer.user_id))
+    return may_read_order(viewer, order.resident_id, works_at_its_hub=staff is not None)
+
+
+async def _owned_shop(session: AsyncSession, owner: Principal, shop_id: UUID) -> Shop:
+    shop = await session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound(f"no shop {shop_id}")
+    if shop.owner_id != owner.user_id:
+        raise Forbidden("only the shop's owner may see or cancel its parts of orders")
+    return shop
+
+
+async def _views(session: AsyncSession, orders: list[Order]) -> list[OrderView]:
+    if not orders:
+        return []
+    ids = [order.id for order in orders]
+    parts = (await session.exec(select(OrderPart).where(col(OrderPart.order_id).in_(ids))
+                                .order_by(OrderPart.shop_id))).all()
+    lines = (await session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(ids))
+                                .order_by(OrderLine.name))).all()
+    names = await _shop_names(session, {part.shop_id for part in parts})
+    slots = {slot.id: slot for slot in (await session.exec(
+        select(Slot).where(col(Slot.id).in_({order.slot_id for order in orders})))).all()}
+    return [OrderView(order, slots.get(order.slot_id), sorted((
+        PartView(part, names.get(part.shop_id, ""),
+                 [line for line in lines if (line.order_id, line.shop_id) == (order.id, part.shop_id)])
+        for part in parts if part.order_id == order.id), key=lambda view: view.shop_name))
+        for order in orders]
+
+
+async def _lines_of(session: AsyncSession, order_ids: list[UUID],
+                    shop_id: UUID) -> dict[UUID, list[OrderLine]]:
+    if not order_ids:
+        return {}
+    lines = (await session.exec(
+        select(OrderLine).where(col(OrderLine.order_id).in_(order_ids),
+                                OrderLine.shop_id == shop_id).order_by(OrderLine.name))).all()
+    by_order: dict[UUID, list[OrderLine]] = {}
+    for line in lines:
+        by_order.setdefault(line.order_id, []).append(line)
+    return by_order
+
+
+async def _shop_names(session: AsyncSession, shop_ids: set[UUID]) -> dict[UUID, str]:
+    if not shop_ids:
+        return {}
+    shops = (await session.exec(select(Shop).where(col(Shop.id).in_(shop_ids)))).all()
+    return {shop.id: shop.name for shop in shops}
