@@ -2,30 +2,69 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
+from libs.kit.runtime import Periodic, ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.payment import api
-from services.payment.subscriptions import SUBSCRIPTIONS
+from services.payment import api, pages, use_cases
+from services.payment.domain import PaymentProvider
+from services.payment.providers import SimulatedProvider, StripeProvider
+from services.payment.subscriptions import subscriptions
 from services.payment.tables import PaymentTable
 
 
 class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADOPTE_PAYMENT_", extra="ignore")
 
+    provider: Literal["simulated", "stripe"] = "simulated"
+    commission_bps: int = Field(default=800, ge=0, le=10_000)
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    provider_sync_every_s: float = Field(
+        default=2.0, gt=0, description="How often the provider step retries what it could not do "
+                                       "(it also runs as soon as it has work)."
+    )
+
+    @model_validator(mode="after")
+    def _stripe_is_configured(self) -> PaymentSettings:
+        if self.provider == "stripe" and not (
+            self.stripe_api_key.get_secret_value() and self.stripe_webhook_secret.get_secret_value()
+        ):
+            raise ValueError("the stripe provider needs stripe_api_key and stripe_webhook_secret")
+        return self
+
 
 SERVICE_SETTINGS = PaymentSettings
 
-SERVICE = ServiceDefinition(
-    name="payment",
-    prefix="/payments",
-    metadata=PaymentTable.metadata,
-    subscriptions=SUBSCRIPTIONS,
-    routers=[api.router],
-)
+
+def definition(settings: PaymentSettings) -> ServiceDefinition:
+    provider_step = use_cases.ProviderStep(every_s=settings.provider_sync_every_s)
+    return ServiceDefinition(
+        name="payment",
+        prefix="/payments",
+        metadata=PaymentTable.metadata,
+        subscriptions=subscriptions(provider_step),
+        routers=[api.router, pages.router],
+        periodic=[Periodic(every_s=provider_step.tick_s, run=provider_step.run)],
+    )
+
+
+def provider_for(settings: PaymentSettings) -> PaymentProvider:
+    if settings.provider == "stripe":
+        return StripeProvider(
+            api_key=settings.stripe_api_key.get_secret_value(),
+            api_base=settings.stripe_api_base,
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+        )
+    return SimulatedProvider()
 
 
 def build(settings: PaymentSettings | None = None, bus: EventBus | None = None) -> ServiceRuntime:
-    return build_runtime(SERVICE, settings or PaymentSettings(), bus)
+    settings = settings or PaymentSettings()
+    return build_runtime(definition(settings), settings, bus,
+                         adapters={"provider": provider_for(settings)})

@@ -1,0 +1,192 @@
+"""A payment service running in-process for tests: its API through httpx, the order events fed
+straight to its runtime, its provider step run on demand, and what it published read from its
+outbox."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import httpx
+from sqlalchemy import select
+
+from libs.auth.tokens import Principal, TokenIssuer
+from libs.contracts import Envelope, Event, registry
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderLine,
+    OrderPart,
+    OrderPartCancelled,
+    PaymentRequested,
+)
+from libs.kit.runtime import ServiceRuntime
+from libs.messaging.port import Record
+from services.payment import use_cases
+from services.payment.bootstrap import PaymentSettings
+from services.payment.main import create_app
+from services.payment.tables import Payment
+
+STRIPE_TEST_KEY = "sk_test_123"
+WEBHOOK_SECRET = "whsec_test_adopte"
+
+
+def resident(name: str = "Lou") -> Principal:
+    return Principal(user_id=uuid4(), email=f"{name.lower()}@example.org", name=name,
+                     roles=frozenset({"resident"}))
+
+
+def platform_admin() -> Principal:
+    return Principal(user_id=uuid4(), email="admin@example.org", name="Admin",
+                     roles=frozenset({"resident", "platform_admin"}))
+
+
+@dataclass(frozen=True)
+class Basket:
+    """An order of two shops' parts, as the order service asks for its payment."""
+
+    order_id: UUID
+    buyer: Principal
+    parts: dict[UUID, int]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def shops(self) -> list[UUID]:
+        return list(self.parts)
+
+    def payment_requested(self) -> PaymentRequested:
+        return PaymentRequested(
+            order_id=self.order_id, hub_id=uuid4(), resident_id=self.buyer.user_id,
+            total_cents=self.total_cents, pay_by=datetime.now(UTC) + timedelta(minutes=15),
+            parts=[_part(shop_id, cents) for shop_id, cents in self.parts.items()],
+        )
+
+    def cancelled(self) -> OrderCancelled:
+        return OrderCancelled(order_id=self.order_id, reason="délai de paiement dépassé")
+
+    def part_cancelled(self, shop_id: UUID, amount_cents: int) -> OrderPartCancelled:
+        return OrderPartCancelled(order_id=self.order_id, shop_id=shop_id,
+                                  amount_cents=amount_cents, lines=[], reason="rupture")
+
+
+def basket(*part_cents: int, buyer: Principal | None = None) -> Basket:
+    return Basket(uuid4(), buyer or resident(), {uuid4(): cents for cents in part_cents})
+
+
+def _part(shop_id: UUID, cents: int) -> OrderPart:
+    line = OrderLine(product_id=uuid4(), shop_id=shop_id, name="Pain de campagne", quantity=1,
+                     unit_price_cents=cents)
+    return OrderPart(shop_id=shop_id, total_cents=cents, lines=[line])
+
+
+@dataclass
+class PaymentService:
+    client: httpx.AsyncClient
+    runtime: ServiceRuntime
+    issuer: TokenIssuer
+
+    async def feed(self, event: Event, correlation_id: str = "saga-1") -> Envelope:
+        envelope = event.envelope(correlation_id=correlation_id)
+        await self.deliver(envelope)
+        return envelope
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """One delivery of ``envelope``, as the bus would make it (again, if it already did)."""
+        await self.runtime.handle(Record(registry.lookup(envelope.type, envelope.version).topic,
+                                         partition=0, offset=0, key=envelope.key,
+                                         value=envelope.to_bytes()))
+
+    async def sync(self) -> None:
+        """One run of the provider step, as its clock would make it."""
+        await use_cases.sync_with_provider(self.runtime)
+
+    async def open(self, order: Basket) -> UUID:
+        """The order's payment, requested and opened with the provider; its id."""
+        await self.feed(order.payment_requested())
+        await self.sync()
+        return (await self.payment_of(order.order_id)).id
+
+    async def payment_of(self, order_id: UUID) -> Payment | None:
+        async with self.runtime.database.sessions() as session:
+            found = await session.execute(select(Payment).where(Payment.order_id == order_id))
+            return found.scalars().first()
+
+    async def published(self, kind: type[Event] | None = None) -> list[tuple[Envelope, Event]]:
+        """What the service published, oldest first, with the envelopes."""
+        outbox = self.runtime.definition.metadata.tables["outbox"]
+        async with self.runtime.database.sessions() as session:
+            rows = (await session.execute(select(outbox.c.envelope).order_by(outbox.c.id))).scalars()
+            decoded = [registry.decode_bytes(raw) for raw in rows]
+        return [(envelope, event) for envelope, event in decoded
+                if kind is None or isinstance(event, kind)]
+
+    async def events(self, kind: type[Event]) -> list[Event]:
+        return [event for _, event in await self.published(kind)]
+
+    def headers(self, principal: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(principal)}"}
+
+    def session(self, principal: Principal) -> dict[str, str]:
+        """Headers of a browser signed in with the session cookie."""
+        return {"Cookie": f"adopte_session={self.issuer.issue(principal)}"}
+
+    async def simulate(self, payment_id: UUID, outcome: str, principal: Principal
+                       ) -> httpx.Response:
+        return await self.client.post(f"/payments/api/v1/payments/{payment_id}/simulate",
+                                      json={"outcome": outcome}, headers=self.headers(principal))
+
+    async def get(self, payment_id: UUID, principal: Principal) -> httpx.Response:
+        return await self.client.get(f"/payments/api/v1/payments/{payment_id}",
+                                     headers=self.headers(principal))
+
+
+@contextlib.asynccontextmanager
+async def running_payment(settings: PaymentSettings, *, provider_step_on_its_own: bool = False
+                          ) -> AsyncIterator[PaymentService]:
+    """The service, whose provider step runs only when the test says (``sync``), so that the
+    test sees every state in between, unless it is left to run on its own."""
+    app = create_app(settings)
+    if not provider_step_on_its_own:
+        runtime = app.state.runtime
+        runtime.definition = replace(runtime.definition, periodic=())
+    private_key, _ = settings.jwt_key_files()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://payment") as client:
+            yield PaymentService(client, app.state.runtime, TokenIssuer(private_key.read_text()))
+
+
+def payment_settings(tmp_path, **overrides) -> PaymentSettings:
+    return PaymentSettings(data_dir=tmp_path, outbox_relay=False, **overrides)
+
+
+def stripe_settings(tmp_path, api_base: str, **overrides) -> PaymentSettings:
+    return payment_settings(tmp_path, provider="stripe", stripe_api_key=STRIPE_TEST_KEY,
+                          stripe_api_base=api_base, stripe_webhook_secret=WEBHOOK_SECRET,
+                          **overrides)
+
+
+def intent_event(kind: str, payment_id: UUID | str, **intent: object) -> str:
+    """A Stripe event about a PaymentIntent of ours, as Stripe's webhook sends it."""
+    return json.dumps({
+        "id": f"evt_{uuid4().hex[:24]}", "object": "event", "type": kind,
+        "api_version": "2024-06-20", "created": int(time.time()),
+        "data": {"object": {"id": "pi_3TestIntent", "object": "payment_intent", "amount": 1234,
+                            "metadata": {"payment_id": str(payment_id)}, **intent}},
+    })
+
+
+def stripe_signature(payload: str, *, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
+    """Stripe's scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
+    timestamp = int(time.time()) if at is None else at
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"

@@ -1,0 +1,276 @@
+"""The payment's part of the order saga (docs/saga.md), with the simulated provider, on SQLite
+and PostgreSQL: PaymentRequested opens a payment, the resident's verdict settles it, and a
+cancelled order or part gets its money back, never more than was paid."""
+
+from __future__ import annotations
+
+import asyncio
+
+from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
+from services.payment.domain import ProviderRefused
+from services.payment.providers import SimulatedProvider
+from tests.services.payment.support import basket, payment_settings, running_payment
+from tests.support.waiting import eventually
+
+
+async def test_a_payment_request_opens_one_payment_with_the_provider(payments_on_each_database):
+    service = payments_on_each_database
+    order = basket(1000, 234)
+    request = await service.feed(order.payment_requested(), correlation_id="saga-42")
+    assert await service.events(PaymentStarted) == []  # opened by the provider step, not here
+
+    await service.sync()
+    [(envelope, started)] = await service.published(PaymentStarted)
+    payment = await service.payment_of(order.order_id)
+    assert started == PaymentStarted(payment_id=payment.id, order_id=order.order_id,
+                                     amount_cents=1234, provider="simulated")
+    assert envelope.key == str(payment.id)
+    assert envelope.correlation_id == "saga-42"
+    assert envelope.causation_id == str(request.event_id)
+    assert payment.provider_reference == f"sim_{payment.id.hex}"
+
+    await service.deliver(request)
+    await service.feed(order.payment_requested())
+    await service.sync()
+    assert len(await service.published(PaymentStarted)) == 1
+    assert (await service.payment_of(order.order_id)).id == payment.id
+
+
+async def test_paying_succeeds_and_keeps_the_platforms_commission(payments_on_each_database):
+    service = payments_on_each_database
+    order = basket(1000, 234)
+    payment_id = await service.open(order)
+
+    paid = await service.simulate(payment_id, "succeeded", order.buyer)
+    assert paid.status_code == 200, paid.text
+    assert paid.json() == {"id": str(payment_id), "order_id": str(order.order_id),
+                           "status": "succeeded", "amount_cents": 1234, "commission_cents": 99,
+                           "refunded_cents": 0, "provider": "simulated"}
+    [(envelope, succeeded)] = await service.published(PaymentSucceeded)
+    assert succeeded == PaymentSucceeded(payment_id=payment_id, order_id=order.order_id,
+                                         amount_cents=1234, commission_cents=99)
+    assert envelope.correlation_id == "saga-1"  # the saga's, not the request's
+    assert (await service.get(payment_id, order.buyer)).json()["status"] == "succeeded"
+
+
+async def test_a_refused_payment_fails(payments):
+    order = basket(1500)
+    payment_id = await payments.open(order)
+
+    refused = await payments.simulate(payment_id, "failed", order.buyer)
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "failed"
+    assert refused.json()["commission_cents"] is None
+    assert await payments.events(PaymentFailed) == [
+        PaymentFailed(payment_id=payment_id, order_id=order.order_id,
+                      reason="paiement refusé (simulation)")
+    ]
+    assert await payments.events(PaymentSucceeded) == []
+
+
+async def test_only_a_pending_open_payment_can_be_simulated(payments):
+    order = basket(800)
+    await payments.feed(order.payment_requested())
+    unopened = await payments.payment_of(order.order_id)
+    not_yet = await payments.simulate(unopened.id, "succeeded", order.buyer)
+    assert not_yet.status_code == 409
+    assert "not open yet" in not_yet.json()["error"]["message"]
+
+    await payments.sync()
+    assert (await payments.simulate(unopened.id, "succeeded", order.buyer)).status_code == 200
+    for outcome in ("succeeded", "failed"):
+        again = await payments.simulate(unopened.id, outcome, order.buyer)
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "conflict"
+    assert len(await payments.events(PaymentSucceeded)) == 1
+    assert await payments.events(PaymentFailed) == []
+
+
+async def test_a_cancellation_before_payment_cancels_it_without_refund(payments_on_each_database):
+    service = payments_on_each_database
+    order = basket(1234)
+    payment_id = await service.open(order)
+
+    await service.feed(order.cancelled())
+    await service.sync()
+    payment = (await service.get(payment_id, order.buyer)).json()
+    assert payment["status"] == "cancelled"
+    assert payment["refunded_cents"] == 0
+    assert (await service.payment_of(order.order_id)).provider_cancelled_at is not None
+    assert (await service.simulate(payment_id, "succeeded", order.buyer)).status_code == 409
+    assert await service.events(RefundIssued) == []
+    assert await service.events(PaymentFailed) == []
+
+
+async def test_a_payment_cancelled_before_the_provider_opened_it_is_never_opened(payments):
+    order = basket(1234)
+    await payments.feed(order.payment_requested())
+    await payments.feed(order.cancelled())
+    await payments.sync()
+
+    payment = await payments.payment_of(order.order_id)
+    assert payment.status == "cancelled"
+    assert payment.provider_reference is None
+    assert await payments.events(PaymentStarted) == []
+
+
+async def test_a_cancellation_after_success_refunds_in_full_once(payments_on_each_database):
+    service = payments_on_each_database
+    order = basket(1000, 234)
+    payment_id = await service.open(order)
+    await service.simulate(payment_id, "succeeded", order.buyer)
+
+    cancellation = await service.feed(order.cancelled(), correlation_id="saga-1")
+    await service.sync()
+    [(envelope, refund)] = await service.published(RefundIssued)
+    assert (refund.payment_id, refund.order_id, refund.shop_id, refund.amount_cents) == (
+        payment_id, order.order_id, None, 1234)
+    assert envelope.causation_id == str(cancellation.event_id)
+    assert (await service.get(payment_id, order.buyer)).json()["refunded_cents"] == 1234
+
+    await service.deliver(cancellation)
+    await service.feed(order.cancelled())
+    await service.sync()
+    assert len(await service.events(RefundIssued)) == 1
+
+
+async def test_a_cancelled_part_is_refunded_and_refunds_never_exceed_the_payment(
+    payments_on_each_database,
+):
+    service = payments_on_each_database
+    order = basket(1000, 234)
+    first, second = order.shops
+    payment_id = await service.open(order)
+    await service.simulate(payment_id, "succeeded", order.buyer)
+
+    await service.feed(order.part_cancelled(first, 1000))
+    await service.sync()
+    assert [(r.shop_id, r.amount_cents) for r in await service.events(RefundIssued)] == [
+        (first, 1000)]
+
+    await service.feed(order.part_cancelled(second, 900))  # more than is left
+    await service.feed(order.cancelled())                  # the last part went: the order too
+    await service.sync()
+    refunds = await service.events(RefundIssued)
+    assert [(r.shop_id, r.amount_cents) for r in refunds] == [(first, 1000), (second, 234)]
+    assert (await service.get(payment_id, order.buyer)).json()["refunded_cents"] == 1234
+
+
+async def test_a_part_cancelled_and_then_the_order_refunds_what_is_left(payments):
+    order = basket(1000, 234)
+    first, _ = order.shops
+    payment_id = await payments.open(order)
+    await payments.simulate(payment_id, "succeeded", order.buyer)
+
+    await payments.feed(order.part_cancelled(first, 1000))
+    await payments.feed(order.cancelled())
+    await payments.sync()
+    assert [(r.shop_id, r.amount_cents) for r in await payments.events(RefundIssued)] == [
+        (first, 1000), (None, 234)]
+
+
+async def test_a_part_cancelled_before_payment_is_refunded_as_soon_as_the_money_is_in(payments):
+    order = basket(1000, 234)
+    first, _ = order.shops
+    payment_id = await payments.open(order)
+    await payments.feed(order.part_cancelled(first, 1000))
+    await payments.sync()
+    assert await payments.events(RefundIssued) == []
+
+    await payments.simulate(payment_id, "succeeded", order.buyer)
+    # At once, in the request: no provider step needed.
+    assert [(r.shop_id, r.amount_cents) for r in await payments.events(RefundIssued)] == [
+        (first, 1000)]
+
+
+async def test_refunds_asked_at_the_same_time_never_exceed_the_payment(payments_on_each_database):
+    service = payments_on_each_database
+    order = basket(1000, 234)
+    first, second = order.shops
+    payment_id = await service.open(order)
+    await service.simulate(payment_id, "succeeded", order.buyer)
+
+    await asyncio.gather(
+        service.feed(order.part_cancelled(first, 1000)),
+        service.feed(order.part_cancelled(second, 1000)),
+        service.feed(order.cancelled()),
+        service.sync(),
+        service.sync(),
+    )
+    await service.sync()
+    refunds = await service.events(RefundIssued)
+    assert sum(r.amount_cents for r in refunds) == 1234
+    assert len({r.refund_id for r in refunds}) == len(refunds)
+    assert (await service.get(payment_id, order.buyer)).json()["refunded_cents"] == 1234
+
+
+async def test_the_provider_step_runs_as_soon_as_a_request_is_recorded(tmp_path):
+    settings = payment_settings(tmp_path, provider_sync_every_s=3600)
+    async with running_payment(settings, provider_step_on_its_own=True) as service:
+        for opened in (1, 2):  # the second long after the clock's first tick, at start
+            await service.feed(basket(1234).payment_requested())
+
+            async def started(count=opened) -> bool:
+                return len(await service.events(PaymentStarted)) == count
+
+            await eventually(started, timeout=5, message=f"PaymentStarted number {opened}")
+
+
+async def test_the_provider_step_retries_on_its_clock(tmp_path):
+    settings = payment_settings(tmp_path, provider_sync_every_s=0.1)
+    async with running_payment(settings, provider_step_on_its_own=True) as service:
+        attempts = []
+        service.runtime.adapters["provider"] = UnavailableProvider(attempts)
+        await service.feed(basket(1234).payment_requested())
+        await eventually(lambda: len(attempts) >= 2, message="a second attempt")
+        assert await service.events(PaymentStarted) == []
+
+        service.runtime.adapters["provider"] = SimulatedProvider()
+
+        async def started() -> bool:
+            return len(await service.events(PaymentStarted)) == 1
+
+        await eventually(started, message="PaymentStarted once the provider answers")
+
+
+class RefusingProvider:
+    name = "simulated"
+
+    async def create_payment(self, payment):
+        raise ProviderRefused("amount below the minimum")
+
+
+class UnavailableProvider:
+    name = "simulated"
+
+    def __init__(self, attempts: list | None = None) -> None:
+        self.attempts = [] if attempts is None else attempts
+
+    async def create_payment(self, payment):
+        self.attempts.append(payment.payment_id)
+        raise ConnectionError("the provider does not answer")
+
+
+async def test_a_payment_the_provider_refuses_to_open_fails(payments):
+    payments.runtime.adapters["provider"] = RefusingProvider()
+    order = basket(10)
+    await payments.feed(order.payment_requested())
+    await payments.sync()
+
+    [failed] = await payments.events(PaymentFailed)
+    assert failed.order_id == order.order_id
+    assert "amount below the minimum" in failed.reason
+    assert await payments.events(PaymentStarted) == []
+
+
+async def test_a_provider_that_does_not_answer_is_asked_again_later(payments):
+    payments.runtime.adapters["provider"] = UnavailableProvider()
+    order = basket(1234)
+    await payments.feed(order.payment_requested())
+    await payments.sync()
+    assert (await payments.payment_of(order.order_id)).status == "pending"
+    assert await payments.events(PaymentStarted) == []
+
+    payments.runtime.adapters["provider"] = SimulatedProvider()
+    await payments.sync()
+    assert len(await payments.events(PaymentStarted)) == 1
