@@ -1,0 +1,144 @@
+"""A person walks the journey through the pages alone (forms, no JavaScript), on the demo hub
+that `adopte dev` seeds, with the demo accounts the README documents."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from services.demo import PASSWORD, RESIDENT, SHOPS, STAFF
+from tests.support.forms import form_to
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import eventually
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+async def demo_hub(tmp_path):
+    process = ServiceProcess(["dev", "--data-dir", str(tmp_path / "data")], env={},
+                             log_path=tmp_path / "hub.log").start()
+    try:
+        yield process.url
+    finally:
+        process.stop()
+
+
+class Person:
+    """One browser: its own cookies, following redirects, reading pages."""
+
+    def __init__(self, base_url: str) -> None:
+        self.browser = httpx.AsyncClient(base_url=base_url, follow_redirects=True, timeout=15)
+
+    async def sign_in(self, email: str) -> None:
+        login = await self.browser.get("/accounts/login")
+        form = form_to(login.text, "/accounts/login")
+        page = await self.browser.post(form.action, data={**form.fields, "email": email,
+                                                          "password": PASSWORD})
+        assert page.status_code == 200, page.text
+        assert "adopte_session" in self.browser.cookies
+
+    async def get(self, path: str) -> str:
+        page = await self.browser.get(path)
+        assert page.status_code == 200, f"{path}: {page.status_code} {page.text[:300]}"
+        return page.text
+
+    async def submit(self, html: str, action: str, button: str | None = None, **values) -> httpx.Response:
+        form = form_to(html, action, button)
+        return await self.browser.post(form.action, data={**form.fields, **values})
+
+
+async def test_a_person_does_the_journey_through_the_pages(demo_hub):
+    api = httpx.AsyncClient(base_url=demo_hub, timeout=15)
+
+    async def demo_seeded() -> bool:
+        hubs = (await api.get("/pickup/api/v1/hubs")).json()
+        if not hubs:
+            return False
+        products = (await api.get("/catalog/api/v1/products",
+                                  params={"hub_id": hubs[0]["id"]})).json()
+        signed_in = await api.post("/accounts/api/v1/token",
+                                   json={"email": RESIDENT[0], "password": PASSWORD})
+        return (len(products) == sum(len(shop[2]) for shop in SHOPS)
+                and signed_in.status_code == 200)
+
+    await eventually(demo_seeded, timeout=60, message="the demo data")
+    hub_id = (await api.get("/pickup/api/v1/hubs")).json()[0]["id"]
+    shops = {s["name"]: s["id"] for s in
+             (await api.get("/catalog/api/v1/shops", params={"hub_id": hub_id})).json()}
+
+    resident = Person(demo_hub)
+    await resident.sign_in(RESIDENT[0])
+    basket = await resident.get(f"/orders/hubs/{hub_id}")
+    assert "Pain de campagne" in basket and "Tomme de Bretagne" in basket
+    products = {p["name"]: p["id"] for p in
+                (await api.get("/catalog/api/v1/products", params={"hub_id": hub_id})).json()}
+    checkout = form_to(basket, "/checkout")
+    slot_id = checkout.options["slot_id"][0]
+    ordered = await resident.submit(basket, "/checkout", slot_id=slot_id, **{
+        f"qty-{products['Pain de campagne 800 g']}": "1",
+        f"qty-{products['Tomme de Bretagne (300 g)']}": "2"})
+    assert ordered.status_code == 200, ordered.text
+    order_path = ordered.url.path
+    order_id = order_path.rsplit("/", 1)[-1]
+
+    pay_link = None
+
+    async def payment_offered() -> bool:
+        nonlocal pay_link
+        found = re.search(r'href="(/payments/pay/[0-9a-f-]+)"', await resident.get(order_path))
+        pay_link = found and found.group(1)
+        return bool(pay_link)
+
+    await eventually(payment_offered, message="the pay link")
+    card = await resident.get(pay_link)
+    assert "18,00" in card.replace("\u202f", " ").replace("\xa0", " ")  # 4,20 + 2 × 6,90
+    paid = await resident.submit(card, pay_link, button="Payer")
+    assert paid.url.path == order_path
+
+    code = None
+
+    async def code_shown() -> bool:
+        nonlocal code
+        found = re.search(r'class="code"[^>]*>\s*([A-Z0-9]{6})\s*<', await resident.get(order_path))
+        code = found and found.group(1)
+        return bool(code)
+
+    await eventually(code_shown, message="the pickup code on the order page")
+
+    for owner_email, shop_name, _ in SHOPS[:2]:
+        owner = Person(demo_hub)
+        await owner.sign_in(owner_email)
+        to_prepare = await owner.get(f"/orders/shops/{shops[shop_name]}")
+        assert order_id[:8] in to_prepare
+
+    staff = Person(demo_hub)
+    await staff.sign_in(STAFF[0])
+    slot = next(s for s in (await api.get(f"/pickup/api/v1/hubs/{hub_id}/slots")).json()
+                if s["id"] == slot_id)
+    day = datetime.fromisoformat(slot["starts_at"]).astimezone(PARIS).date().isoformat()
+    desk_path = f"/pickup/desk/{hub_id}?date={day}"
+    for _ in range(2):
+        desk = await staff.get(desk_path)
+        dropped = await staff.submit(desk, f"/pickups/{order_id}/drop-off")
+        assert dropped.status_code == 200, dropped.text
+
+    async def ready_at_desk() -> bool:
+        return f"/pickups/{order_id}/handover" in await staff.get(desk_path)
+
+    await eventually(ready_at_desk, message="the order ready at the desk")
+    desk = await staff.get(desk_path)
+    wrong = await staff.submit(desk, f"/pickups/{order_id}/handover", code="AAAAAA")
+    assert wrong.status_code in {409, 422}
+    handed = await staff.submit(desk, f"/pickups/{order_id}/handover", code=code)
+    assert handed.status_code == 200, handed.text
+
+    async def collected() -> bool:
+        return "Retirée" in await resident.get(order_path)
+
+    await eventually(collected, message="the order shown as collected")
+    await api.aclose()
