@@ -13,13 +13,14 @@ from importlib import import_module
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import RedirectResponse
 
 from libs.kit.app import operations_router
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.embedded import EmbeddedBus
 
 SERVICES = ("accounts", "catalog", "order", "payment", "pickup")
+HOME_PAGE = "/orders/hubs"
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +78,10 @@ class EmbeddedHost:
                        redoc_url=None, openapi_url=None)
         root.include_router(operations_router(lambda: self.runtimes))
 
-        @root.get("/", response_class=HTMLResponse, include_in_schema=False)
-        async def home() -> str:
-            links = "".join(
-                f'<li><a href="{prefix}/docs">{prefix}</a></li>' for prefix, _ in self.apps
-            )
-            return (
-                '<!doctype html><html lang="fr"><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                "<title>Adopte mon commerçant</title><h1>Adopte mon commerçant</h1>"
-                f"<p>Les services de ce hub :</p><ul>{links}</ul></html>"
-            )
+        @root.get("/", include_in_schema=False)
+        async def home() -> RedirectResponse:
+            """The site starts at the hubs; each service's API docs stay at <prefix>/docs."""
+            return RedirectResponse(HOME_PAGE, status_code=303)
 
         return root
 

@@ -30,14 +30,27 @@ from libs.messaging.port import Consumer, EventBus, Record, TopicSpec
 log = logging.getLogger(__name__)
 
 
+RuntimeWork = Callable[["ServiceRuntime"], Awaitable[None]]
+"""Work done with the running service at hand: periodic work, or work left for after a commit."""
+
+
 @dataclass
 class UnitOfWork:
-    """One transaction of a service: state changes and the events they cause, committed together."""
+    """One transaction of a service: state changes and the events they cause, committed together.
+
+    ``settings`` and ``adapters`` are those of the running service, so that an event handler can
+    read a setting or reach a port (a payment provider, say). ``after_commit`` leaves work for
+    once the transaction has committed, outside it (a call to the outside world, say). A unit of
+    work made without a runtime (the CLI's) has no adapters, and nobody runs its after-commit work.
+    """
 
     session: AsyncSession
     outbox: Outbox
     correlation_id: str
     cause: Envelope | None = None
+    settings: ServiceSettings | None = None
+    adapters: Mapping[str, Any] = field(default_factory=dict)
+    after_commit_work: list[RuntimeWork] = field(default_factory=list, init=False, repr=False)
 
     async def emit(self, event: Event) -> None:
         await self.outbox.add(
@@ -47,16 +60,30 @@ class UnitOfWork:
             causation_id=str(self.cause.event_id) if self.cause else None,
         )
 
+    def after_commit(self, work: RuntimeWork) -> None:
+        """Runs ``work(runtime)`` once this transaction has committed, and never if it rolls back.
+
+        The runtime starts it as a task (after the handler's or the use case's transaction),
+        in the order the work was left; a failure is logged and does not touch the committed
+        transaction, so work that must happen in the end also needs a retry (periodic work)."""
+        self.after_commit_work.append(work)
+
 
 EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Periodic:
-    """Work a service does on a clock (expiring unpaid orders, say), not in answer to an event."""
+    """Work a service does on a clock (expiring unpaid orders, say), not in answer to an event.
 
-    every_s: float
-    run: Callable[[ServiceRuntime], Awaitable[None]]
+    ``every_s`` is a number of seconds, or a function of the service's settings when the period
+    is a setting (``lambda settings: settings.sweep_interval_s``)."""
+
+    every_s: float | Callable[[Any], float]
+    run: RuntimeWork
+
+    def period_s(self, settings: ServiceSettings) -> float:
+        return self.every_s(settings) if callable(self.every_s) else self.every_s
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,7 @@ def build_runtime(
 
 class ServiceRuntime:
     lag_refresh_s = 5.0
+    after_commit_grace_s = 10.0
 
     def __init__(
         self,
@@ -138,6 +166,7 @@ class ServiceRuntime:
         self.adapters = dict(adapters or {})
         self.token_verifier: TokenVerifier | None = None
         self._tasks: list[asyncio.Task] = []
+        self._after_commit_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         _, public_key = self.settings.jwt_key_files()
@@ -164,7 +193,8 @@ class ServiceRuntime:
             await self.consumer.start()
             self._tasks.append(asyncio.create_task(self._every(self.lag_refresh_s, _refresh_lag)))
         for periodic in self.definition.periodic:
-            self._tasks.append(asyncio.create_task(self._every(periodic.every_s, periodic.run)))
+            self._tasks.append(asyncio.create_task(
+                self._every(periodic.period_s(self.settings), periodic.run)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -173,6 +203,12 @@ class ServiceRuntime:
         self._tasks.clear()
         if self.consumer:
             await self.consumer.stop()
+        if not await self.settle(timeout=self.after_commit_grace_s):
+            late = [task for task in self._after_commit_tasks if not task.done()]
+            log.warning("cancelling after-commit work still running at stop", extra={"tasks": len(late)})
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self.relay:
             await self.relay.stop()
         if self.owns_bus:
@@ -184,11 +220,16 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self.database.sessions() as session, session.begin():
-            yield UnitOfWork(session, self.outbox, correlation_id())
+        """One transaction of a use case; its after-commit work starts once it has committed."""
+        async with self.database.sessions() as session:
+            async with session.begin():
+                uow = self._unit_of_work(session, correlation_id())
+                yield uow
+        self._start_after_commit(uow)
 
     async def handle(self, record: Record) -> None:
-        """Apply one event with every handler subscribed to its type, once, in one transaction."""
+        """Apply one event with every handler subscribed to its type, once, in one transaction;
+        then start the work the handlers left for after the commit."""
         try:
             envelope, event = registry.decode_bytes(record.value)
         except ContractError as exc:
@@ -198,17 +239,50 @@ class ServiceRuntime:
             return
         token = current_correlation_id.set(envelope.correlation_id)
         try:
-            async with self.database.sessions() as session, session.begin():
-                claimed = await self.inbox.claim(
-                    session, consumer=self.definition.group, event_id=str(envelope.event_id)
-                )
-                if not claimed:
-                    return
-                uow = UnitOfWork(session, self.outbox, envelope.correlation_id, envelope)
-                for handler in handlers:
-                    await handler(event, uow)
+            async with self.database.sessions() as session:
+                async with session.begin():
+                    claimed = await self.inbox.claim(
+                        session, consumer=self.definition.group, event_id=str(envelope.event_id)
+                    )
+                    if not claimed:
+                        return
+                    uow = self._unit_of_work(session, envelope.correlation_id, envelope)
+                    for handler in handlers:
+                        await handler(event, uow)
+            self._start_after_commit(uow)  # in the event's context: its logs carry its saga
         finally:
             current_correlation_id.reset(token)
+
+    async def settle(self, timeout: float | None = None) -> bool:
+        """Waits until the after-commit work started so far (and any work it starts in turn) has
+        finished; False when some is still running after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while running := {task for task in self._after_commit_tasks if not task.done()}:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(running, timeout=left)
+        return True
+
+    def _unit_of_work(self, session: AsyncSession, correlation: str,
+                      cause: Envelope | None = None) -> UnitOfWork:
+        return UnitOfWork(session, self.outbox, correlation, cause, settings=self.settings,
+                          adapters=self.adapters)
+
+    def _start_after_commit(self, uow: UnitOfWork) -> None:
+        if not uow.after_commit_work:
+            return
+        task = asyncio.create_task(self._after_commit(list(uow.after_commit_work)))
+        self._after_commit_tasks.add(task)
+        task.add_done_callback(self._after_commit_tasks.discard)
+
+    async def _after_commit(self, works: list[RuntimeWork]) -> None:
+        for work in works:
+            try:
+                await work(self)
+            except Exception:
+                log.exception("after-commit work failed", extra={"work": _name(work)})
 
     async def ready(self) -> dict[str, str]:
         """What is not ready, by part; empty when the service can take traffic."""
@@ -222,13 +296,17 @@ class ServiceRuntime:
             problems["outbox_relay"] = "publishing to the bus keeps failing"
         return problems
 
-    async def _every(self, seconds: float, work: Callable[[ServiceRuntime], Awaitable[None]]) -> None:
+    async def _every(self, seconds: float, work: RuntimeWork) -> None:
         while True:
             try:
                 await work(self)
             except Exception:
-                log.exception("periodic work failed", extra={"work": work.__qualname__})
+                log.exception("periodic work failed", extra={"work": _name(work)})
             await asyncio.sleep(seconds)
+
+
+def _name(work: Callable) -> str:
+    return getattr(work, "__qualname__", None) or repr(work)
 
 
 async def _refresh_lag(runtime: ServiceRuntime) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from libs.auth.tokens import Principal
-from libs.auth.web import SESSION_COOKIE, optional_principal
+from libs.auth.web import SESSION_COOKIE, MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, Unauthorized
 from libs.kit.pages import templates_for
@@ -27,17 +27,6 @@ FIELD_ERRORS = {
     "password": f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
 }
 
-
-def visitor(request: Request) -> Principal | None:
-    """Who is signed in; an expired or invalid session counts as nobody here, since these pages
-    are where one signs in again."""
-    try:
-        return optional_principal(request)
-    except Unauthorized:
-        return None
-
-
-Visitor = Annotated[Principal | None, Depends(visitor)]
 FormText = Annotated[str, Form()]
 NextPath = Annotated[str, Form(alias="next")]
 
@@ -57,13 +46,13 @@ def _signed_in(runtime: ServiceRuntime, user: User, target: str) -> RedirectResp
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, principal: Visitor,
+async def login_page(request: Request, principal: MaybeUser,
                      next_: Annotated[str, Query(alias="next")] = "/"):
     return _page(request, "login.html", principal, email="", next=safe_redirect(next_))
 
 
 @router.post("/login")
-async def login(request: Request, runtime: Runtime, principal: Visitor, email: FormText = "",
+async def login(request: Request, runtime: Runtime, principal: MaybeUser, email: FormText = "",
                 password: FormText = "", next_: NextPath = "/") -> Response:
     try:
         user = await use_cases.authenticate(runtime, Credentials(email=email, password=password))
@@ -74,14 +63,14 @@ async def login(request: Request, runtime: Runtime, principal: Visitor, email: F
 
 
 @router.get("/signup", response_class=HTMLResponse)
-async def signup_page(request: Request, principal: Visitor,
+async def signup_page(request: Request, principal: MaybeUser,
                       next_: Annotated[str, Query(alias="next")] = "/"):
     return _page(request, "signup.html", principal, name="", email="", errors={},
                  next=safe_redirect(next_), min_password_length=MIN_PASSWORD_LENGTH)
 
 
 @router.post("/signup")
-async def signup(request: Request, runtime: Runtime, principal: Visitor, name: FormText = "",
+async def signup(request: Request, runtime: Runtime, principal: MaybeUser, name: FormText = "",
                  email: FormText = "", password: FormText = "", next_: NextPath = "/") -> Response:
     def again(status_code: int, error: str, errors: dict[str, str]) -> HTMLResponse:
         return _page(request, "signup.html", principal, status_code=status_code, name=name.strip(),

@@ -1,21 +1,21 @@
-"""The catalog service's pages, in French: a shop's products for its owner, a hub's shops for
-those who run it. Forms post, then redirect (303); a refused form comes back with its message."""
+"""The catalog service's pages, in French: the shops of the person signed in, a shop's products
+for its owner, a hub's shops for those who run it. Forms post, then redirect (303); a refused form
+comes back with its message."""
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from libs.auth.tokens import Principal
-from libs.auth.web import optional_principal
+from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
-from libs.kit.errors import DomainError, Forbidden, NotFound, Unauthorized
-from libs.kit.pages import templates_for
+from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from services.catalog import use_cases
 from services.catalog.domain import (
     InvalidPrice,
@@ -29,8 +29,6 @@ from services.catalog.domain import (
 
 router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
-
-LOGIN_PAGE = "/accounts/login"
 
 NOTICES = {
     "produit": "Produit ajouté.",
@@ -54,31 +52,28 @@ REFUSALS = {
 }
 
 
-def page_principal(request: Request) -> Principal | None:
-    """The signed-in person; an expired session counts as none, so the page asks to sign in."""
-    try:
-        return optional_principal(request)
-    except Unauthorized:
-        return None
-
-
-PageUser = Annotated[Principal | None, Depends(page_principal)]
+@router.get("/shops")
+async def my_shops_page(request: Request, principal: MaybeUser, runtime: Runtime) -> Response:
+    if principal is None:
+        return sign_in_redirect(request)
+    mine = await use_cases.shops_of(runtime, principal)
+    return _render(request, "my_shops.html", principal, mine=mine)
 
 
 @router.get("/shops/{shop_id}")
-async def shop_page(request: Request, shop_id: UUID, principal: PageUser, runtime: Runtime,
+async def shop_page(request: Request, shop_id: UUID, principal: MaybeUser, runtime: Runtime,
                     fait: str | None = None) -> Response:
     if principal is None:
-        return _sign_in_first(request)
+        return sign_in_redirect(request)
     return await _render_shop(request, runtime, principal, shop_id, notice=NOTICES.get(fait or ""))
 
 
 @router.post("/shops/{shop_id}/products")
-async def add_product(request: Request, shop_id: UUID, principal: PageUser, runtime: Runtime,
+async def add_product(request: Request, shop_id: UUID, principal: MaybeUser, runtime: Runtime,
                       name: Annotated[str, Form()] = "", price: Annotated[str, Form()] = "",
                       stock: Annotated[str, Form()] = "") -> Response:
     if principal is None:
-        return _sign_in_first(request)
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
     try:
         new = _product_form(name, price, stock)
         await use_cases.list_product(runtime, principal, shop_id, new)
@@ -89,10 +84,10 @@ async def add_product(request: Request, shop_id: UUID, principal: PageUser, runt
 
 
 @router.post("/shops/{shop_id}/products/{product_id}/stock")
-async def set_stock(request: Request, shop_id: UUID, product_id: UUID, principal: PageUser,
+async def set_stock(request: Request, shop_id: UUID, product_id: UUID, principal: MaybeUser,
                     runtime: Runtime, stock: Annotated[str, Form()] = "") -> Response:
     if principal is None:
-        return _sign_in_first(request)
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
     try:
         await use_cases.change_product(runtime, principal, product_id, ProductChanges(stock=stock))
     except (ValidationError, DomainError) as problem:
@@ -101,19 +96,19 @@ async def set_stock(request: Request, shop_id: UUID, product_id: UUID, principal
 
 
 @router.get("/hubs/{hub_id}/shops")
-async def hub_shops_page(request: Request, hub_id: UUID, principal: PageUser, runtime: Runtime,
+async def hub_shops_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime,
                          fait: str | None = None) -> Response:
     if principal is None:
-        return _sign_in_first(request)
+        return sign_in_redirect(request)
     return await _render_hub(request, runtime, principal, hub_id, notice=NOTICES.get(fait or ""))
 
 
 @router.post("/hubs/{hub_id}/shops")
-async def open_shop(request: Request, hub_id: UUID, principal: PageUser, runtime: Runtime,
+async def open_shop(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime,
                     name: Annotated[str, Form()] = "",
                     owner_email: Annotated[str, Form()] = "") -> Response:
     if principal is None:
-        return _sign_in_first(request)
+        return sign_in_redirect(request, f"/catalog/hubs/{hub_id}/shops")
     try:
         details = ShopDetails(hub_id=hub_id, name=name, owner_email=owner_email)
         await use_cases.open_shop(runtime, principal, details)
@@ -170,18 +165,14 @@ def _refusal_message(problem: Exception) -> str:
 
 
 def _refused(request: Request, principal: Principal, refusal: DomainError) -> Response:
-    return _render(request, "refused.html", principal, error=_refusal_message(refusal),
-                   status_code=refusal.status)
+    return problem_page(request, principal, refusal.status, message=_refusal_message(refusal),
+                        back=("/catalog/shops", "Retour à mes boutiques"))
 
 
 def _render(request: Request, template: str, principal: Principal, *, status_code: int = 200,
             **context) -> Response:
     return templates.TemplateResponse(request, template, {"principal": principal, **context},
                                       status_code=status_code)
-
-
-def _sign_in_first(request: Request) -> Response:
-    return _see(f"{LOGIN_PAGE}?{urlencode({'next': request.url.path})}")
 
 
 def _see(location: str) -> Response:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
@@ -346,3 +347,43 @@ async def _owned_shop(session: AsyncSession, principal: Principal, shop_id: UUID
     if shop.owner_id != principal.user_id:
         raise Forbidden("only the shop's owner may do this")
     return shop
+
+
+# --- a person's shops ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunHub:
+    """A hub the person runs, and its shops."""
+
+    hub: KnownHub
+    shops: list[Shop]
+
+
+@dataclass(frozen=True)
+class ShopsOf:
+    """The shops a person owns (with their hubs' names), and the hubs they run: every hub for a
+    platform administrator, the hubs they administer for a hub's administrator."""
+
+    owned: list[Shop]
+    hub_names: dict[UUID, str]
+    run: list[RunHub]
+
+
+async def shops_of(runtime: ServiceRuntime, principal: Principal) -> ShopsOf:
+    async with runtime.database.sessions() as session:
+        owned = list((await session.exec(
+            select(Shop).where(Shop.owner_id == principal.user_id).order_by(Shop.name))).all())
+        hubs_run = select(KnownHub).order_by(KnownHub.town, KnownHub.name)
+        if not principal.is_platform_admin:
+            hubs_run = hubs_run.join(HubAdmin, col(HubAdmin.hub_id) == KnownHub.id).where(
+                HubAdmin.user_id == principal.user_id)
+        run = list((await session.exec(hubs_run)).all())
+        hub_ids = {hub.id for hub in run} | {shop.hub_id for shop in owned}
+        hubs = (await session.exec(select(KnownHub).where(col(KnownHub.id).in_(hub_ids)))).all()
+        shops = (await session.exec(
+            select(Shop).where(col(Shop.hub_id).in_({hub.id for hub in run}))
+            .order_by(Shop.name))).all()
+    return ShopsOf(owned=owned, hub_names={hub.id: hub.name for hub in hubs},
+                   run=[RunHub(hub, [shop for shop in shops if shop.hub_id == hub.id])
+                        for hub in run])

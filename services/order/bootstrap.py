@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -11,7 +9,7 @@ from libs.kit.runtime import Periodic, ServiceDefinition, ServiceRuntime, build_
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
 from services.order import api, pages
-from services.order.subscriptions import subscriptions
+from services.order.subscriptions import SUBSCRIPTIONS
 from services.order.tables import OrderTable
 from services.order.use_cases import expire_unpaid_orders
 
@@ -27,18 +25,16 @@ class OrderSettings(ServiceSettings):
 
 SERVICE_SETTINGS = OrderSettings
 
-
-def definition(settings: OrderSettings) -> ServiceDefinition:
-    return ServiceDefinition(
-        name="order",
-        prefix="/orders",
-        metadata=OrderTable.metadata,
-        subscriptions=subscriptions(timedelta(seconds=settings.payment_delay_s)),
-        routers=[api.router, pages.router],
-        periodic=[Periodic(every_s=settings.sweep_interval_s, run=expire_unpaid_orders)],
-    )
+SERVICE = ServiceDefinition(
+    name="order",
+    prefix="/orders",
+    metadata=OrderTable.metadata,
+    subscriptions=SUBSCRIPTIONS,
+    routers=[api.router, pages.router],
+    periodic=[Periodic(every_s=lambda settings: settings.sweep_interval_s,
+                       run=expire_unpaid_orders)],
+)
 
 
 def build(settings: OrderSettings | None = None, bus: EventBus | None = None) -> ServiceRuntime:
-    settings = settings or OrderSettings()
-    return build_runtime(definition(settings), settings, bus)
+    return build_runtime(SERVICE, settings or OrderSettings(), bus)

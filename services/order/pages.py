@@ -1,22 +1,21 @@
-"""The order service's pages, in French: the basket and checkout of a hub, an order, the
-resident's orders, and a shop's parts to prepare. Forms post and redirect (303), no JavaScript."""
+"""The order service's pages, in French: the hubs, the basket and checkout of a hub, an order,
+the resident's orders, and a shop's parts to prepare. Forms post and redirect (303), no
+JavaScript."""
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import quote
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from libs.auth.tokens import Principal
-from libs.auth.web import optional_principal
+from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
-from libs.kit.errors import Conflict, DomainError, Unauthorized
-from libs.kit.pages import templates_for
+from libs.kit.errors import Conflict, DomainError
+from libs.kit.pages import problem_page, sign_in_redirect, sign_in_url, templates_for
 from services.order import use_cases
 from services.order.domain import MAX_QUANTITY, Basket, InvalidBasket, OrderStatus
 from services.order.use_cases import OrderView
@@ -46,35 +45,34 @@ REFRESH_WHILE_WAITING_S = "5"
 MAX_REASON_LENGTH = 500
 PART_CANCELLED_NOTICE = "La part a été annulée ; le client sera remboursé de son montant."
 
-
-def page_viewer(request: Request) -> Principal | None:
-    """Who is signed in; an expired session reads as nobody, so the page can ask to sign in."""
-    try:
-        return optional_principal(request)
-    except Unauthorized:
-        return None
-
-
-Viewer = Annotated[Principal | None, Depends(page_viewer)]
+# The API docs of the services of a hub, listed at the foot of the hubs page.
+API_DOCS = (("accounts", "/accounts/docs"), ("catalog", "/catalog/docs"),
+            ("order", "/orders/docs"), ("payment", "/payments/docs"), ("pickup", "/pickup/docs"))
 
 
 @router.get("/mine")
-async def my_orders(request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+async def my_orders(request: Request, runtime: Runtime, viewer: MaybeUser) -> Response:
     if viewer is None:
-        return _sign_in(request.url.path)
+        return sign_in_redirect(request)
     orders = await use_cases.list_orders_of(runtime, viewer)
     return _render(request, "mine.html", viewer, orders=orders)
 
 
+@router.get("/hubs")
+async def hubs(request: Request, runtime: Runtime, viewer: MaybeUser) -> Response:
+    return _render(request, "hubs.html", viewer, hubs=await use_cases.list_hubs(runtime),
+                   api_docs=API_DOCS)
+
+
 @router.get("/hubs/{hub_id}")
-async def basket(hub_id: UUID, request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+async def basket(hub_id: UUID, request: Request, runtime: Runtime, viewer: MaybeUser) -> Response:
     return await _basket_page(request, runtime, viewer, hub_id, form_token=uuid4().hex)
 
 
 @router.post("/hubs/{hub_id}/checkout")
-async def checkout(hub_id: UUID, request: Request, runtime: Runtime, viewer: Viewer) -> Response:
+async def checkout(hub_id: UUID, request: Request, runtime: Runtime, viewer: MaybeUser) -> Response:
     if viewer is None:
-        return _sign_in(f"/orders/hubs/{hub_id}")
+        return sign_in_redirect(request, f"/orders/hubs/{hub_id}")
     form = await request.form()
     form_token = str(form.get("form_token", "")).strip() or uuid4().hex
     try:
@@ -94,9 +92,9 @@ async def checkout(hub_id: UUID, request: Request, runtime: Runtime, viewer: Vie
 
 @router.get("/shops/{shop_id}")
 async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
-                     viewer: Viewer) -> Response:
+                     viewer: MaybeUser) -> Response:
     if viewer is None:
-        return _sign_in(request.url.path)
+        return sign_in_redirect(request)
     cancelled = "annulee" in request.query_params
     return await _shop_page(request, runtime, viewer, shop_id,
                             notice=PART_CANCELLED_NOTICE if cancelled else None)
@@ -104,9 +102,9 @@ async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
 
 @router.post("/shops/{shop_id}/parts/{order_id}/cancel")
 async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: Runtime,
-                      viewer: Viewer) -> Response:
+                      viewer: MaybeUser) -> Response:
     if viewer is None:
-        return _sign_in(f"/orders/shops/{shop_id}")
+        return sign_in_redirect(request, f"/orders/shops/{shop_id}")
     reason = " ".join(str((await request.form()).get("reason", "")).split())
     if not 0 < len(reason) <= MAX_REASON_LENGTH:
         return await _shop_page(request, runtime, viewer, shop_id, status_code=422,
@@ -122,9 +120,9 @@ async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: 
 
 @router.get("/{order_id}")
 async def order_page(order_id: UUID, request: Request, runtime: Runtime,
-                     viewer: Viewer) -> Response:
+                     viewer: MaybeUser) -> Response:
     if viewer is None:
-        return _sign_in(request.url.path)
+        return sign_in_redirect(request)
     try:
         view = await use_cases.get_order(runtime, viewer, order_id)
     except DomainError as exc:
@@ -169,7 +167,7 @@ async def _basket_page(request: Request, runtime: Runtime, viewer: Principal | N
     return _render(request, "basket.html", viewer, status_code=status_code, error=error,
                    offer=offer, form_token=form_token, quantities=quantities,
                    chosen_slot=str(form.get("slot_id", "")) if form else "",
-                   login_url=_login_url(request.url.path))
+                   login_url=sign_in_url(f"/orders/hubs/{hub_id}"))
 
 
 async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop_id: UUID, *,
@@ -191,13 +189,4 @@ def _render(request: Request, template: str, viewer: Principal | None, *,
 
 
 def _problem(request: Request, viewer: Principal | None, error: DomainError) -> Response:
-    return _render(request, "problem.html", viewer, status_code=error.status,
-                   status=error.status, message=error.message)
-
-
-def _login_url(next_path: str) -> str:
-    return f"/accounts/login?next={quote(next_path)}"
-
-
-def _sign_in(next_path: str) -> RedirectResponse:
-    return RedirectResponse(_login_url(next_path), status_code=303)
+    return problem_page(request, viewer, error.status, detail=error.message)

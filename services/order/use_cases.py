@@ -257,26 +257,24 @@ def _priced_contract(part: PricedPart) -> PartContract:
 # --- the saga ------------------------------------------------------------------------------
 
 
-async def note_stock_reserved(event: StockReserved, uow: UnitOfWork, *,
-                              payment_delay: timedelta) -> None:
+async def note_stock_reserved(event: StockReserved, uow: UnitOfWork) -> None:
     order = await _order_for_update(uow.session, event.order_id)
     if order is not None:
         order.stock_reserved = True
-        await _request_payment_once_held(order, uow, payment_delay)
+        await _request_payment_once_held(order, uow)
 
 
-async def note_slot_held(event: SlotHeld, uow: UnitOfWork, *, payment_delay: timedelta) -> None:
+async def note_slot_held(event: SlotHeld, uow: UnitOfWork) -> None:
     order = await _order_for_update(uow.session, event.order_id)
     if order is not None:
         order.slot_held = True
-        await _request_payment_once_held(order, uow, payment_delay)
+        await _request_payment_once_held(order, uow)
 
 
-async def _request_payment_once_held(order: Order, uow: UnitOfWork,
-                                     payment_delay: timedelta) -> None:
+async def _request_payment_once_held(order: Order, uow: UnitOfWork) -> None:
     if not (order.stock_reserved and order.slot_held) or not _move(order, Trigger.HELD):
         return
-    order.pay_by = order.updated_at + payment_delay
+    order.pay_by = order.updated_at + timedelta(seconds=uow.settings.payment_delay_s)
     await uow.emit(PaymentRequested(
         order_id=order.id, hub_id=order.hub_id, resident_id=order.resident_id,
         total_cents=order.total_cents, parts=await _live_parts(uow.session, order.id),
@@ -580,3 +578,9 @@ async def _shop_names(session: AsyncSession, shop_ids: set[UUID]) -> dict[UUID, 
         return {}
     shops = (await session.exec(select(Shop).where(col(Shop.id).in_(shop_ids)))).all()
     return {shop.id: shop.name for shop in shops}
+
+
+async def list_hubs(runtime: ServiceRuntime) -> list[Hub]:
+    """The hubs residents may order from, by town."""
+    async with runtime.database.sessions() as session:
+        return list((await session.exec(select(Hub).order_by(Hub.town, Hub.name))).all())

@@ -13,7 +13,7 @@ from libs.messaging.port import EventBus
 from services.payment import api, pages, use_cases
 from services.payment.domain import PaymentProvider
 from services.payment.providers import SimulatedProvider, StripeProvider
-from services.payment.subscriptions import subscriptions
+from services.payment.subscriptions import SUBSCRIPTIONS
 from services.payment.tables import PaymentTable
 
 
@@ -27,7 +27,7 @@ class PaymentSettings(ServiceSettings):
     stripe_webhook_secret: SecretStr = SecretStr("")
     provider_sync_every_s: float = Field(
         default=2.0, gt=0, description="How often the provider step retries what it could not do "
-                                       "(it also runs as soon as it has work)."
+                                       "(it also runs as soon as a handler leaves it work)."
     )
 
     @model_validator(mode="after")
@@ -41,17 +41,15 @@ class PaymentSettings(ServiceSettings):
 
 SERVICE_SETTINGS = PaymentSettings
 
-
-def definition(settings: PaymentSettings) -> ServiceDefinition:
-    provider_step = use_cases.ProviderStep(every_s=settings.provider_sync_every_s)
-    return ServiceDefinition(
-        name="payment",
-        prefix="/payments",
-        metadata=PaymentTable.metadata,
-        subscriptions=subscriptions(provider_step),
-        routers=[api.router, pages.router],
-        periodic=[Periodic(every_s=provider_step.tick_s, run=provider_step.run)],
-    )
+SERVICE = ServiceDefinition(
+    name="payment",
+    prefix="/payments",
+    metadata=PaymentTable.metadata,
+    subscriptions=SUBSCRIPTIONS,
+    routers=[api.router, pages.router],
+    periodic=[Periodic(every_s=lambda settings: settings.provider_sync_every_s,
+                       run=use_cases.sync_with_provider)],
+)
 
 
 def provider_for(settings: PaymentSettings) -> PaymentProvider:
@@ -66,5 +64,5 @@ def provider_for(settings: PaymentSettings) -> PaymentProvider:
 
 def build(settings: PaymentSettings | None = None, bus: EventBus | None = None) -> ServiceRuntime:
     settings = settings or PaymentSettings()
-    return build_runtime(definition(settings), settings, bus,
+    return build_runtime(SERVICE, settings, bus,
                          adapters={"provider": provider_for(settings)})

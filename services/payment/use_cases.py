@@ -2,21 +2,21 @@
 
 Event handlers and requests only record what was decided (a payment to open, one to call off, a
 refund due). The provider step, ``sync_with_provider``, then makes the provider match, outside any
-database transaction, and writes each result with its event. It runs as soon as a handler's
-transaction has committed, on a clock to retry what failed, and at once after a request that made
-a refund due.
+database transaction, and writes each result with its event. It runs for the payment at hand as
+soon as a handler's transaction has committed (``uow.after_commit``) and at once after a request
+that made a refund due; and for every payment on the service's clock, to retry what failed.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from uuid import UUID, uuid4
 
-from sqlalchemy import event, func, update
+from sqlalchemy import func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +24,6 @@ from libs.auth.tokens import Principal
 from libs.contracts.base import Event
 from libs.contracts.order import OrderCancelled, OrderPartCancelled, PaymentRequested
 from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
-from libs.correlation import correlation_id
 from libs.kit.errors import NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.payment.domain import (
@@ -60,26 +59,24 @@ def provider_of(runtime: ServiceRuntime) -> PaymentProvider:
 # --- what the order service tells us (inside the inbox transaction: no provider call here)
 
 
-async def record_payment_request(requested: PaymentRequested, uow: UnitOfWork, *,
-                                 provider_step: ProviderStep) -> None:
+async def record_payment_request(requested: PaymentRequested, uow: UnitOfWork) -> None:
     """The order asks for its basket's payment; the provider step opens it."""
     known = await uow.session.exec(
         select(Payment.id).where(Payment.order_id == requested.order_id)
     )
     if known.first() is not None:
         return
-    now = _now()
+    now, payment_id = _now(), uuid4()
     uow.session.add(Payment(
-        id=uuid4(), order_id=requested.order_id, hub_id=requested.hub_id,
+        id=payment_id, order_id=requested.order_id, hub_id=requested.hub_id,
         resident_id=requested.resident_id, amount_cents=requested.total_cents,
         currency=requested.currency, pay_by=requested.pay_by, status=PaymentStatus.PENDING,
         correlation_id=uow.correlation_id, caused_by=_cause(uow), created_at=now, updated_at=now,
     ))
-    provider_step.run_after_commit(uow.session)
+    _sync_after_commit(uow, payment_id)
 
 
-async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork, *,
-                           provider_step: ProviderStep) -> None:
+async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork) -> None:
     """The order is undone: a payment not made is cancelled, one made is refunded in full (less
     what its cancelled parts already got back)."""
     payment = await _lock_order_payment(uow.session, cancelled.order_id)
@@ -91,18 +88,22 @@ async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork, *,
         payment.status = status
     elif payment.status == PaymentStatus.SUCCEEDED:
         await _promise_refund(uow, payment, whole_refund_id(payment.id), payment.amount_cents)
-    provider_step.run_after_commit(uow.session)
+    _sync_after_commit(uow, payment.id)
 
 
-async def refund_cancelled_part(cancelled: OrderPartCancelled, uow: UnitOfWork, *,
-                                provider_step: ProviderStep) -> None:
+async def refund_cancelled_part(cancelled: OrderPartCancelled, uow: UnitOfWork) -> None:
     """A shop's part is gone: its amount goes back, as soon as the money is in."""
     payment = await _lock_order_payment(uow.session, cancelled.order_id)
     if payment is None or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         return
     await _promise_refund(uow, payment, part_refund_id(payment.id, cancelled.shop_id),
                           cancelled.amount_cents, shop_id=cancelled.shop_id)
-    provider_step.run_after_commit(uow.session)
+    _sync_after_commit(uow, payment.id)
+
+
+def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:
+    """The provider step for this payment, once the handler's transaction has committed."""
+    uow.after_commit(partial(sync_with_provider, payment_id=payment_id))
 
 
 # --- requests
@@ -122,9 +123,8 @@ async def simulate_outcome(runtime: ServiceRuntime, payment_id: UUID, outcome: O
     async with _payment_work(runtime, payment_id) as (uow, payment):
         _visible(payment, payment_id, principal)
         ensure_simulatable(payment.status, opened=payment.provider_reference is not None)
-        await _apply_outcome(uow, payment, outcome, SIMULATED_REFUSAL,
-                             runtime.settings.commission_bps)
-    await _give_back_due(runtime, payment.id)
+        await _apply_outcome(uow, payment, outcome, SIMULATED_REFUSAL)
+    await sync_with_provider(runtime, payment.id)  # a refund it made due, at once
     return payment
 
 
@@ -141,9 +141,8 @@ async def record_provider_notice(runtime: ServiceRuntime, payload: bytes,
     async with _payment_work(runtime, verdict.payment_id) as (uow, payment):
         if payment is None:
             return False
-        await _apply_outcome(uow, payment, verdict.outcome, verdict.reason,
-                             runtime.settings.commission_bps)
-    await _give_back_due(runtime, payment.id)
+        await _apply_outcome(uow, payment, verdict.outcome, verdict.reason)
+    await sync_with_provider(runtime, payment.id)  # a refund it made due, at once
     return True
 
 
@@ -154,8 +153,8 @@ def _visible(payment: Payment | None, payment_id: UUID, principal: Principal) ->
     return payment
 
 
-async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, reason: str,
-                         commission_bps: int) -> None:
+async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, reason: str
+                         ) -> None:
     status = status_after_outcome(payment.status, outcome)
     if status is None:
         return
@@ -165,8 +164,8 @@ async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, re
         await uow.emit(PaymentFailed(payment_id=payment.id, order_id=payment.order_id,
                                      reason=reason))
         return
-    payment.commission_bps = commission_bps
-    payment.commission_cents = commission_cents(payment.amount_cents, commission_bps)
+    payment.commission_bps = uow.settings.commission_bps
+    payment.commission_cents = commission_cents(payment.amount_cents, payment.commission_bps)
     await uow.emit(PaymentSucceeded(payment_id=payment.id, order_id=payment.order_id,
                                     amount_cents=payment.amount_cents,
                                     commission_cents=payment.commission_cents))
@@ -194,48 +193,26 @@ async def _promise_refund(uow: UnitOfWork, payment: Payment, refund_id: UUID, as
 # --- the provider step (outside any transaction)
 
 
-class ProviderStep:
-    """When ``sync_with_provider`` runs: as soon as a transaction that left it work has committed
-    (event handlers run inside the inbox transaction, so they cannot call the provider
-    themselves), and every ``every_s`` regardless, to retry what failed. ``run`` is the service's
-    Periodic work, ticking every ``tick_s``; a tick with nothing to do touches nothing."""
-
-    tick_s = 0.05
-
-    def __init__(self, every_s: float) -> None:
-        self.every_s = every_s
-        self._woken = False
-        self._last_run = float("-inf")
-
-    def run_after_commit(self, session: AsyncSession) -> None:
-        event.listen(session.sync_session, "after_commit", self._wake, once=True)
-
-    def _wake(self, _session) -> None:
-        # Runs on the event loop's thread (SQLAlchemy's greenlet), like the outbox's wake-up.
-        self._woken = True
-
-    async def run(self, runtime: ServiceRuntime) -> None:
-        if not self._woken and time.monotonic() - self._last_run < self.every_s:
-            return
-        self._woken, self._last_run = False, time.monotonic()
-        await sync_with_provider(runtime)
-
-
-async def sync_with_provider(runtime: ServiceRuntime) -> None:
+async def sync_with_provider(runtime: ServiceRuntime, payment_id: UUID | None = None) -> None:
     """Opens requested payments, cancels called-off ones and gives back due refunds at the
-    provider. Each call is safe to repeat (idempotency keys from our ids) and its result is
-    written only if nobody wrote it first, so replicas and retries agree; a call that fails is
-    made again at the next sync."""
+    provider: every payment's, or only ``payment_id``'s. Each call is safe to repeat (idempotency
+    keys from our ids) and its result is written only if nobody wrote it first, so replicas and
+    retries agree; a call that fails is made again at the next sync."""
     provider = provider_of(runtime)
     async with runtime.database.sessions() as session:
-        to_open = await _first(session, select(Payment).where(
+        to_open = await _first(session, payment_id, select(Payment).where(
             Payment.status == PaymentStatus.PENDING, Payment.provider_reference.is_(None)
         ).order_by(Payment.created_at))
-        to_cancel = await _first(session, select(Payment).where(
+        to_cancel = await _first(session, payment_id, select(Payment).where(
             Payment.status == PaymentStatus.CANCELLED, Payment.provider_reference.is_not(None),
             Payment.provider_cancelled_at.is_(None),
         ).order_by(Payment.updated_at))
-        to_refund = await _first(session, _due_refunds())
+        to_refund = await _first(session, payment_id, select(Refund, Payment)
+                                 .join(Payment, Payment.id == Refund.payment_id)
+                                 .where(Refund.status == RefundStatus.DUE,
+                                        Payment.status == PaymentStatus.SUCCEEDED,
+                                        Payment.provider_reference.is_not(None))
+                                 .order_by(Refund.asked_at))
     for payment in to_open:
         await _attempt(_open(runtime, provider, payment), "open payment", payment.id)
     for payment in to_cancel:
@@ -288,25 +265,6 @@ async def _cancel(runtime: ServiceRuntime, provider: PaymentProvider, payment: P
         )
 
 
-async def _give_back_due(runtime: ServiceRuntime, payment_id: UUID) -> None:
-    """The provider step for one payment's due refunds, at once rather than at the next sync."""
-    async with runtime.database.sessions() as session:
-        to_refund = await _first(session, _due_refunds().where(Refund.payment_id == payment_id))
-    provider = provider_of(runtime)
-    for refund, payment in to_refund:
-        await _attempt(_give_back(runtime, provider, refund, payment), "refund", refund.id)
-
-
-def _due_refunds():
-    return (
-        select(Refund, Payment)
-        .join(Payment, Payment.id == Refund.payment_id)
-        .where(Refund.status == RefundStatus.DUE, Payment.status == PaymentStatus.SUCCEEDED,
-               Payment.provider_reference.is_not(None))
-        .order_by(Refund.asked_at)
-    )
-
-
 async def _give_back(runtime: ServiceRuntime, provider: PaymentProvider, refund: Refund,
                      payment: Payment) -> None:
     request = ProviderRefund(refund.id, payment.id, payment.order_id, refund.shop_id,
@@ -353,12 +311,13 @@ async def _attempt(step: Awaitable[None], what: str, subject: UUID) -> None:
 async def _payment_work(runtime: ServiceRuntime, payment_id: UUID
                         ) -> AsyncIterator[tuple[UnitOfWork, Payment | None]]:
     """One transaction on one payment, its row locked; its events join the payment's saga."""
-    async with runtime.database.sessions() as session, session.begin():
-        payment = (await session.exec(
+    async with runtime.unit_of_work() as uow:
+        payment = (await uow.session.exec(
             select(Payment).where(Payment.id == payment_id).with_for_update()
         )).first()
-        saga = payment.correlation_id if payment is not None else correlation_id()
-        yield UnitOfWork(session, runtime.outbox, saga), payment
+        if payment is not None:
+            uow.correlation_id = payment.correlation_id
+        yield uow, payment
 
 
 async def _lock_order_payment(session: AsyncSession, order_id: UUID) -> Payment | None:
@@ -367,7 +326,10 @@ async def _lock_order_payment(session: AsyncSession, order_id: UUID) -> Payment 
     )).first()
 
 
-async def _first(session: AsyncSession, statement) -> list:
+async def _first(session: AsyncSession, payment_id: UUID | None, statement) -> list:
+    """The first batch of what ``statement`` selects, of one payment when ``payment_id`` is given."""
+    if payment_id is not None:
+        statement = statement.where(Payment.id == payment_id)
     return list((await session.exec(statement.limit(PROVIDER_BATCH))).all())
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 from babel.dates import format_date
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from libs.auth.tokens import Principal
-from libs.auth.web import optional_principal
+from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
-from libs.kit.errors import DomainError, Forbidden, NotFound, Unauthorized
-from libs.kit.pages import LOCALE, templates_for
+from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.pages import LOCALE, problem_page, sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.pickup import use_cases
 from services.pickup.domain import paris_today
@@ -31,43 +31,33 @@ PART_STATUS = {"pending": "attendue", "dropped_off": "déposée", "handed_over":
 # display a message of their choosing through a link.
 NOTICES = {"depot": "La part est enregistrée comme déposée.", "remise": "La commande est remise."}
 
-
-def page_user(request: Request) -> Principal | None:
-    """Who is signed in; an expired session counts as nobody, to be sent to the login page."""
-    try:
-        return optional_principal(request)
-    except Unauthorized:
-        return None
-
-
-PageUser = Annotated[Principal | None, Depends(page_user)]
 Day = Annotated[str | None, Form(alias="date")]
 
 
 @router.get("", response_class=HTMLResponse, name="desk_index")
-async def desk_index(request: Request, runtime: Runtime, principal: PageUser) -> Response:
+async def desk_index(request: Request, runtime: Runtime, principal: MaybeUser) -> Response:
     if principal is None:
-        return _to_login(request.url.path)
+        return sign_in_redirect(request)
     hubs = await use_cases.desk_hubs(runtime, principal)
     return templates.TemplateResponse(request, "desk_index.html",
                                       {"principal": principal, "hubs": hubs})
 
 
 @router.get("/{hub_id}", response_class=HTMLResponse, name="desk")
-async def desk(request: Request, hub_id: UUID, runtime: Runtime, principal: PageUser,
+async def desk(request: Request, hub_id: UUID, runtime: Runtime, principal: MaybeUser,
                day: Annotated[str | None, Query(alias="date")] = None,
                fait: str | None = None) -> Response:
     if principal is None:
-        return _to_login(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+        return sign_in_redirect(request)
     return await _render_desk(request, runtime, principal, hub_id, day, notice=NOTICES.get(fait))
 
 
 @router.post("/{hub_id}/pickups/{order_id}/drop-off", response_class=HTMLResponse)
 async def drop_off(request: Request, hub_id: UUID, order_id: UUID, runtime: Runtime,
-                   principal: PageUser, shop_id: Annotated[UUID, Form()], day: Day = None
+                   principal: MaybeUser, shop_id: Annotated[UUID, Form()], day: Day = None
                    ) -> Response:
     if principal is None:
-        return _to_login(_desk_path(request, hub_id))
+        return sign_in_redirect(request, _desk_path(request, hub_id))
     try:
         await use_cases.drop_off(runtime, principal, order_id, shop_id)
     except DomainError as exc:
@@ -78,10 +68,10 @@ async def drop_off(request: Request, hub_id: UUID, order_id: UUID, runtime: Runt
 
 @router.post("/{hub_id}/pickups/{order_id}/handover", response_class=HTMLResponse)
 async def hand_over(request: Request, hub_id: UUID, order_id: UUID, runtime: Runtime,
-                    principal: PageUser, code: Annotated[str, Form(max_length=32)],
+                    principal: MaybeUser, code: Annotated[str, Form(max_length=32)],
                     day: Day = None) -> Response:
     if principal is None:
-        return _to_login(_desk_path(request, hub_id))
+        return sign_in_redirect(request, _desk_path(request, hub_id))
     try:
         await use_cases.hand_over(runtime, principal, order_id, code)
     except DomainError as exc:
@@ -112,9 +102,8 @@ async def _render_desk(request: Request, runtime: ServiceRuntime, principal: Pri
 
 def _problem(request: Request, principal: Principal, exc: Forbidden | NotFound) -> Response:
     title = "Accès réservé à l'équipe" if exc.status == 403 else "Tiers-lieu introuvable"
-    return templates.TemplateResponse(request, "problem.html", {
-        "principal": principal, "title": title, "message": exc.message,
-    }, status_code=exc.status)
+    return problem_page(request, principal, exc.status, title=title, detail=exc.message,
+                        back=(request.url_for("desk_index").path, "Retour à mes tiers-lieux"))
 
 
 def _parse_day(asked: str | None) -> date | None:
@@ -137,7 +126,3 @@ def _desk_path(request: Request, hub_id: UUID) -> str:
 def _back_to_desk(request: Request, hub_id: UUID, day: str | None, notice: str) -> Response:
     query = {"date": day, "fait": notice} if day else {"fait": notice}
     return RedirectResponse(f"{_desk_path(request, hub_id)}?{urlencode(query)}", status_code=303)
-
-
-def _to_login(next_path: str) -> Response:
-    return RedirectResponse(f"/accounts/login?next={quote(next_path, safe='')}", status_code=303)

@@ -34,13 +34,21 @@ class Person:
     def __init__(self, base_url: str) -> None:
         self.browser = httpx.AsyncClient(base_url=base_url, follow_redirects=True, timeout=15)
 
-    async def sign_in(self, email: str) -> None:
+    async def sign_in(self, email: str) -> str:
+        """Signs in from the sign-in page; the page one lands on after."""
         login = await self.browser.get("/accounts/login")
         form = form_to(login.text, "/accounts/login")
         page = await self.browser.post(form.action, data={**form.fields, "email": email,
                                                           "password": PASSWORD})
         assert page.status_code == 200, page.text
         assert "adopte_session" in self.browser.cookies
+        return page.text
+
+    async def follow(self, html: str, pattern: str) -> tuple[str, str]:
+        """The first link on ``html`` whose address matches ``pattern``: its path and its page."""
+        found = re.search(rf'href="({pattern})"', html)
+        assert found, f"no link to {pattern}"
+        return found.group(1), await self.get(found.group(1))
 
     async def get(self, path: str) -> str:
         page = await self.browser.get(path)
@@ -72,8 +80,8 @@ async def test_a_person_does_the_journey_through_the_pages(demo_hub):
              (await api.get("/catalog/api/v1/shops", params={"hub_id": hub_id})).json()}
 
     resident = Person(demo_hub)
-    await resident.sign_in(RESIDENT[0])
-    basket = await resident.get(f"/orders/hubs/{hub_id}")
+    landing = await resident.sign_in(RESIDENT[0])  # the site starts at the hubs
+    _, basket = await resident.follow(landing, f"/orders/hubs/{hub_id}")
     assert "Pain de campagne" in basket and "Tomme de Bretagne" in basket
     products = {p["name"]: p["id"] for p in
                 (await api.get("/catalog/api/v1/products", params={"hub_id": hub_id})).json()}
@@ -112,12 +120,15 @@ async def test_a_person_does_the_journey_through_the_pages(demo_hub):
 
     for owner_email, shop_name, _ in SHOPS[:2]:
         owner = Person(demo_hub)
-        await owner.sign_in(owner_email)
-        to_prepare = await owner.get(f"/orders/shops/{shops[shop_name]}")
+        landing = await owner.sign_in(owner_email)
+        _, my_shops = await owner.follow(landing, "/catalog/shops")
+        _, to_prepare = await owner.follow(my_shops, f"/orders/shops/{shops[shop_name]}")
         assert order_id[:8] in to_prepare
 
     staff = Person(demo_hub)
-    await staff.sign_in(STAFF[0])
+    landing = await staff.sign_in(STAFF[0])
+    _, desks = await staff.follow(landing, "/pickup/desk")
+    await staff.follow(desks, f"/pickup/desk/{hub_id}")
     slot = next(s for s in (await api.get(f"/pickup/api/v1/hubs/{hub_id}/slots")).json()
                 if s["id"] == slot_id)
     day = datetime.fromisoformat(slot["starts_at"]).astimezone(PARIS).date().isoformat()

@@ -143,3 +143,70 @@ async def test_the_hubs_page_refuses_unknown_owners_and_outsiders(catalog):
     assert 'value="personne@nulle-part.test"' in unknown_owner.text
     assert (outsider.status_code, unknown_hub.status_code) == (403, 404)
     assert await catalog.events(ShopOpened) == []
+
+
+async def test_my_shops_lists_the_owners_shops_with_their_back_office_and_orders(catalog, shop):
+    hub_id, owner, opened = shop
+    cave = await catalog.open_shop(hub_id, await catalog.register("paul@cave.test"), "La Cave")
+
+    page = await catalog.client.get("/catalog/shops", headers=catalog.session_cookie(owner))
+
+    assert page.status_code == 200
+    html = page.text
+    assert "Boulangerie Le Fournil" in html and "Le Grenier Partagé" in html
+    assert f'href="/catalog/shops/{opened["id"]}"' in html
+    assert f'href="/orders/shops/{opened["id"]}"' in html
+    assert "La Cave" not in html and cave["id"] not in html
+    assert "administrez" not in html
+
+
+async def test_my_shops_shows_a_hub_admin_their_hubs_shops_and_a_platform_admin_every_hub(catalog):
+    grenier, fabrique = await catalog.open_hub(), await catalog.open_hub("La Fabrique", "Lannion")
+    anne = await catalog.register("anne@grenier.test")
+    await catalog.assign(anne, grenier)
+    fournil = await catalog.open_shop(grenier, await catalog.register("marie@fournil.test"))
+    port = await catalog.open_shop(fabrique, await catalog.register("yves@port.test"),
+                                   "Épicerie du Port")
+
+    as_hub_admin = (await catalog.client.get("/catalog/shops",
+                                             headers=catalog.session_cookie(anne))).text
+    as_platform_admin = (await catalog.client.get(
+        "/catalog/shops", headers=catalog.session_cookie(PLATFORM_ADMIN))).text
+
+    assert "Boulangerie Le Fournil" in as_hub_admin and "marie@fournil.test" in as_hub_admin
+    assert f'href="/catalog/hubs/{grenier}/shops"' in as_hub_admin
+    assert "Épicerie du Port" not in as_hub_admin and str(fabrique) not in as_hub_admin
+    # Only a shop's owner may open its back office: no link that would lead to a refusal.
+    assert f'href="/catalog/shops/{fournil["id"]}"' not in as_hub_admin
+    assert as_platform_admin.index("Lannion") < as_platform_admin.index("Paimpol")
+    assert "Épicerie du Port" in as_platform_admin and port["id"] not in as_platform_admin
+    assert f'href="/catalog/hubs/{fabrique}/shops"' in as_platform_admin
+
+
+async def test_my_shops_asks_to_sign_in_and_says_when_there_is_none(catalog):
+    nobody = await catalog.register("jean@exemple.test")
+
+    anonymous = await catalog.client.get("/catalog/shops")
+    expired = await catalog.client.get("/catalog/shops",
+                                       headers={"Cookie": "adopte_session=not-a-token"})
+    empty = await catalog.client.get("/catalog/shops", headers=catalog.session_cookie(nobody))
+
+    assert anonymous.status_code == expired.status_code == 303
+    assert anonymous.headers["location"] == "/accounts/login?next=%2Fcatalog%2Fshops"
+    assert empty.status_code == 200
+    assert "Vous n'avez pas encore de boutique" in unescape(empty.text)
+
+
+async def test_the_shop_page_leads_to_its_orders_and_a_signed_out_form_back_to_it(catalog, shop):
+    _, owner, opened = shop
+
+    page = await catalog.client.get(f"/catalog/shops/{opened['id']}",
+                                    headers=catalog.session_cookie(owner))
+    signed_out = await catalog.client.post(f"/catalog/shops/{opened['id']}/products",
+                                           data={"name": "Cidre", "price": "6", "stock": "1"})
+
+    assert f'href="/orders/shops/{opened["id"]}"' in page.text
+    assert "Commandes à préparer" in unescape(page.text)
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"] == (
+        f"/accounts/login?next=%2Fcatalog%2Fshops%2F{opened['id']}")

@@ -32,7 +32,7 @@ async def test_anyone_browses_a_hubs_basket_grouped_by_shop(service, town):
     assert f'name="qty-{town.bakery.product("Baguette")}"' in html
     assert local_time(town.slot_starts_at) in html
     assert "Sardines" not in html
-    assert f"/accounts/login?next=/orders/hubs/{town.hub_id}" in html
+    assert f"/accounts/login?next=%2Forders%2Fhubs%2F{town.hub_id}" in html
 
     missing = await service.client.get(f"/orders/hubs/{uuid.uuid4()}")
     assert missing.status_code == 404
@@ -43,7 +43,7 @@ async def test_checking_out_needs_signing_in(service, town):
     answer = await service.client.post(f"/orders/hubs/{town.hub_id}/checkout",
                                        data={"form_token": "abc", "slot_id": str(town.slot_id)})
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/accounts/login?next=/orders/hubs/{town.hub_id}"
+    assert answer.headers["location"] == f"/accounts/login?next=%2Forders%2Fhubs%2F{town.hub_id}"
     assert await service.published(OrderPlaced) == []
 
 
@@ -125,7 +125,7 @@ async def test_the_order_page_follows_the_saga(service, town):
     assert "K7Q2PM" not in stranger.text
     anonymous = await service.client.get(url)
     assert anonymous.status_code == 303
-    assert anonymous.headers["location"] == f"/accounts/login?next=/orders/{order_id}"
+    assert anonymous.headers["location"] == f"/accounts/login?next=%2Forders%2F{order_id}"
 
     mine = await service.client.get("/orders/mine", headers=session(service, town.resident))
     assert mine.status_code == 200
@@ -157,3 +157,40 @@ async def test_a_shop_cancels_its_part_from_its_page(service, town: Town):
     assert f'action="{action}"' not in page.text
     [event] = await service.published(OrderPartCancelled)
     assert (event.shop_id, event.reason) == (town.bakery.id, "four en panne")
+
+
+async def test_the_hubs_page_leads_to_each_hubs_basket(service, town):
+    page = await service.client.get("/orders/hubs")
+
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("La Fabrique") < html.index("Le Grenier")  # Lannion, then Paimpol
+    assert f'href="/orders/hubs/{town.hub_id}"' in html
+    assert f'href="/orders/hubs/{town.other_hub_id}"' in html
+    assert 'href="/orders/docs"' in html
+    assert 'href="/orders/mine"' not in html  # signed out: the hubs and signing in only
+    signed_in = await service.client.get("/orders/hubs", headers=session(service, town.resident))
+    assert 'href="/orders/mine"' in signed_in.text and "<span>Lou</span>" in signed_in.text
+
+
+async def test_the_hubs_page_says_when_there_is_none_yet(service):
+    page = await service.client.get("/orders/hubs")
+    assert page.status_code == 200
+    assert "Aucun tiers-lieu n'est encore ouvert" in page.text
+
+
+async def test_a_shops_orders_lead_back_to_its_products(service, town):
+    page = await service.client.get(f"/orders/shops/{town.bakery.id}",
+                                    headers=session(service, town.bakery.owner))
+    assert page.status_code == 200
+    assert f'href="/catalog/shops/{town.bakery.id}"' in page.text
+    assert "Produits et stock" in page.text
+
+    intruder = await service.client.get(f"/orders/shops/{town.bakery.id}",
+                                        headers=session(service, town.cheese.owner))
+    assert intruder.status_code == 403
+    assert "Accès refusé" in intruder.text and 'lang="fr"' in intruder.text
+    signed_out = await service.client.post(
+        f"/orders/shops/{town.bakery.id}/parts/{uuid.uuid4()}/cancel", data={"reason": "x"})
+    assert signed_out.headers["location"] == (
+        f"/accounts/login?next=%2Forders%2Fshops%2F{town.bakery.id}")

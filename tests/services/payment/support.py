@@ -1,6 +1,6 @@
 """A payment service running in-process for tests: its API through httpx, the order events fed
-straight to its runtime, its provider step run on demand, and what it published read from its
-outbox."""
+straight to its runtime, its provider step's clock stopped (the test syncs when it wants), and
+what it published read from its outbox."""
 
 from __future__ import annotations
 
@@ -95,24 +95,27 @@ class PaymentService:
     issuer: TokenIssuer
 
     async def feed(self, event: Event, correlation_id: str = "saga-1") -> Envelope:
+        """``event`` delivered, and the work its handler left for after its commit (the provider
+        step for its payment) done."""
         envelope = event.envelope(correlation_id=correlation_id)
         await self.deliver(envelope)
+        await self.runtime.settle()
         return envelope
 
     async def deliver(self, envelope: Envelope) -> None:
-        """One delivery of ``envelope``, as the bus would make it (again, if it already did)."""
+        """One delivery of ``envelope``, as the bus would make it (again, if it already did); the
+        work left for after its commit may still be running."""
         await self.runtime.handle(Record(registry.lookup(envelope.type, envelope.version).topic,
                                          partition=0, offset=0, key=envelope.key,
                                          value=envelope.to_bytes()))
 
     async def sync(self) -> None:
-        """One run of the provider step, as its clock would make it."""
+        """One run of the provider step over every payment, as its clock would make it."""
         await use_cases.sync_with_provider(self.runtime)
 
     async def open(self, order: Basket) -> UUID:
         """The order's payment, requested and opened with the provider; its id."""
         await self.feed(order.payment_requested())
-        await self.sync()
         return (await self.payment_of(order.order_id)).id
 
     async def payment_of(self, order_id: UUID) -> Payment | None:
@@ -150,12 +153,12 @@ class PaymentService:
 
 
 @contextlib.asynccontextmanager
-async def running_payment(settings: PaymentSettings, *, provider_step_on_its_own: bool = False
+async def running_payment(settings: PaymentSettings, *, retry_clock: bool = False
                           ) -> AsyncIterator[PaymentService]:
-    """The service, whose provider step runs only when the test says (``sync``), so that the
-    test sees every state in between, unless it is left to run on its own."""
+    """The service, whose provider step runs after each handler's commit but retries only when
+    the test says (``sync``), unless its clock is left running."""
     app = create_app(settings)
-    if not provider_step_on_its_own:
+    if not retry_clock:
         runtime = app.state.runtime
         runtime.definition = replace(runtime.definition, periodic=())
     private_key, _ = settings.jwt_key_files()

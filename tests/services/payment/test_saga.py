@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlmodel import select
+
 from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
 from services.payment.domain import ProviderRefused
 from services.payment.providers import SimulatedProvider
+from services.payment.tables import Payment
 from tests.services.payment.support import basket, payment_settings, running_payment
 from tests.support.waiting import eventually
 
@@ -17,9 +20,7 @@ async def test_a_payment_request_opens_one_payment_with_the_provider(payments_on
     service = payments_on_each_database
     order = basket(1000, 234)
     request = await service.feed(order.payment_requested(), correlation_id="saga-42")
-    assert await service.events(PaymentStarted) == []  # opened by the provider step, not here
 
-    await service.sync()
     [(envelope, started)] = await service.published(PaymentStarted)
     payment = await service.payment_of(order.order_id)
     assert started == PaymentStarted(payment_id=payment.id, order_id=order.order_id,
@@ -34,6 +35,30 @@ async def test_a_payment_request_opens_one_payment_with_the_provider(payments_on
     await service.sync()
     assert len(await service.published(PaymentStarted)) == 1
     assert (await service.payment_of(order.order_id)).id == payment.id
+
+
+async def test_the_provider_is_asked_once_the_request_is_committed_and_outside_any_transaction(
+    payments_on_each_database,
+):
+    service = payments_on_each_database
+    provider = service.runtime.adapters["provider"] = HeldProvider()
+    order = basket(1234)
+    request = order.payment_requested().envelope(correlation_id="saga-1")
+    await asyncio.wait_for(service.deliver(request), timeout=10)  # while the provider thinks
+    await asyncio.wait_for(provider.asked.wait(), timeout=10)
+
+    # Meanwhile the payment is committed, and nobody holds it (PostgreSQL: its row lock; SQLite:
+    # the database's write lock).
+    async with asyncio.timeout(10), service.runtime.unit_of_work() as uow:
+        payment = (await uow.session.exec(
+            select(Payment).where(Payment.order_id == order.order_id).with_for_update(nowait=True)
+        )).one()
+        assert (payment.status, payment.provider_reference) == ("pending", None)
+    assert await service.events(PaymentStarted) == []
+
+    provider.answer.set()
+    await service.runtime.settle()
+    assert len(await service.events(PaymentStarted)) == 1
 
 
 async def test_paying_succeeds_and_keeps_the_platforms_commission(payments_on_each_database):
@@ -70,12 +95,14 @@ async def test_a_refused_payment_fails(payments):
 
 async def test_only_a_pending_open_payment_can_be_simulated(payments):
     order = basket(800)
+    payments.runtime.adapters["provider"] = UnavailableProvider()
     await payments.feed(order.payment_requested())
     unopened = await payments.payment_of(order.order_id)
     not_yet = await payments.simulate(unopened.id, "succeeded", order.buyer)
     assert not_yet.status_code == 409
     assert "not open yet" in not_yet.json()["error"]["message"]
 
+    payments.runtime.adapters["provider"] = SimulatedProvider()
     await payments.sync()
     assert (await payments.simulate(unopened.id, "succeeded", order.buyer)).status_code == 200
     for outcome in ("succeeded", "failed"):
@@ -104,8 +131,10 @@ async def test_a_cancellation_before_payment_cancels_it_without_refund(payments_
 
 async def test_a_payment_cancelled_before_the_provider_opened_it_is_never_opened(payments):
     order = basket(1234)
+    payments.runtime.adapters["provider"] = UnavailableProvider()
     await payments.feed(order.payment_requested())
     await payments.feed(order.cancelled())
+    payments.runtime.adapters["provider"] = SimulatedProvider()
     await payments.sync()
 
     payment = await payments.payment_of(order.order_id)
@@ -206,7 +235,7 @@ async def test_refunds_asked_at_the_same_time_never_exceed_the_payment(payments_
 
 async def test_the_provider_step_runs_as_soon_as_a_request_is_recorded(tmp_path):
     settings = payment_settings(tmp_path, provider_sync_every_s=3600)
-    async with running_payment(settings, provider_step_on_its_own=True) as service:
+    async with running_payment(settings, retry_clock=True) as service:
         for opened in (1, 2):  # the second long after the clock's first tick, at start
             await service.feed(basket(1234).payment_requested())
 
@@ -218,7 +247,7 @@ async def test_the_provider_step_runs_as_soon_as_a_request_is_recorded(tmp_path)
 
 async def test_the_provider_step_retries_on_its_clock(tmp_path):
     settings = payment_settings(tmp_path, provider_sync_every_s=0.1)
-    async with running_payment(settings, provider_step_on_its_own=True) as service:
+    async with running_payment(settings, retry_clock=True) as service:
         attempts = []
         service.runtime.adapters["provider"] = UnavailableProvider(attempts)
         await service.feed(basket(1234).payment_requested())
@@ -249,6 +278,18 @@ class UnavailableProvider:
     async def create_payment(self, payment):
         self.attempts.append(payment.payment_id)
         raise ConnectionError("the provider does not answer")
+
+
+class HeldProvider(SimulatedProvider):
+    """Opens a payment only once the test lets it answer."""
+
+    def __init__(self) -> None:
+        self.asked, self.answer = asyncio.Event(), asyncio.Event()
+
+    async def create_payment(self, payment):
+        self.asked.set()
+        await self.answer.wait()
+        return await super().create_payment(payment)
 
 
 async def test_a_payment_the_provider_refuses_to_open_fails(payments):
