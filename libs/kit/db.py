@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,8 +44,12 @@ class Database:
         database = self.url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection: SQLite has one writer at a time anyway, and every transaction here
+        # writes (see below), so waiters queue in the pool, in order, instead of polling in
+        # SQLite's busy handler, whose back-off can leave one of them waiting a second or more.
         engine = create_async_engine(
-            self.url, echo=self.echo, connect_args={"timeout": 30}
+            self.url, echo=self.echo, connect_args={"timeout": 30},
+            poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
