@@ -128,3 +128,41 @@ async def test_nobody_reads_or_writes_what_is_not_theirs(embedded_hub):
     assert tamper.status_code == 403, tamper.text
     anonymous = await hub.request("GET", f"/orders/api/v1/orders/{order_id}")
     assert anonymous.status_code == 401
+
+
+async def test_a_shop_cancelling_its_part_refunds_it_and_releases_its_stock(embedded_hub):
+    hub = embedded_hub
+    town = await open_hub_with_two_shops(hub)
+    (bakery_id, bakery), (dairy_id, dairy) = town["shops"].items()
+    _, resident = await hub.sign_up("Yann")
+    order_id = (await place(hub, town, resident, [
+        {"product_id": bakery["product_id"], "quantity": 2},
+        {"product_id": dairy["product_id"], "quantity": 1}])).json()["id"]
+    order = await wait_for_payment(hub, order_id, resident)
+    payment_id = order["payment"]["id"]
+    paid = await hub.request("POST", f"/payments/api/v1/payments/{payment_id}/simulate",
+                             token=resident, json={"outcome": "succeeded"})
+    assert paid.status_code == 200, paid.text
+    await wait_for_order(hub, order_id, resident, "confirmed")
+
+    cancelled = await hub.request("POST", f"/orders/api/v1/orders/{order_id}/parts/{dairy_id}/cancel",
+                                  token=dairy["owner"], json={"reason": "Fromage pas affiné"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    async def refunded() -> bool:
+        payment = await hub.request("GET", f"/payments/api/v1/payments/{payment_id}",
+                                    token=resident)
+        return payment.json()["refunded_cents"] == dairy["price"]
+
+    await eventually(refunded, message="the dairy's part refunded")
+    await eventually(lambda: _stock_is(hub, town, dairy, dairy["stock"]),
+                     message="the dairy's stock released")
+    order = await wait_for_order(hub, order_id, resident, "confirmed")
+    assert order["total_cents"] == 2 * bakery["price"]
+    assert {p["shop_id"]: p["status"] for p in order["parts"]} == {
+        bakery_id: "pending", dairy_id: "cancelled"}
+    assert await stock_of(hub, town["hub_id"], bakery["product_id"]) == bakery["stock"] - 2
+
+
+async def _stock_is(hub: Hub, town: dict, shop: dict, expected: int) -> bool:
+    return await stock_of(hub, town["hub_id"], shop["product_id"]) == expected
