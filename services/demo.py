@@ -25,13 +25,32 @@ ADMIN = ("admin@demo.adopte.fr", "Admin du réseau")
 STAFF = ("accueil@demo.adopte.fr", "Camille, accueil de la Fabrique")
 RESIDENT = ("habitant@demo.adopte.fr", "Lou, habitante")
 HUB = {"name": "La Fabrique du Centre", "town": "Lannion", "address": "12 rue des Halles"}
+
+
+def _product(name: str, category: str, *variants: tuple[str, int, int], unit: str = "piece",
+             description: str = "") -> dict:
+    """A product's JSON body, sold in (label, price in cents, stock) variants."""
+    return {"name": name, "categories": [category], "unit": unit, "description": description,
+            "variants": [{"label": label, "price_cents": price_cents, "stock": stock}
+                         for label, price_cents, stock in variants]}
+
+
 SHOPS = [
-    ("boulangerie@demo.adopte.fr", "Boulangerie Le Fournil",
-     [("Pain de campagne 800 g", 420, 30), ("Kouign-amann", 350, 20), ("Baguette tradition", 130, 60)]),
-    ("fromagerie@demo.adopte.fr", "Fromagerie du Trégor",
-     [("Tomme de Bretagne (300 g)", 690, 15), ("Beurre demi-sel (250 g)", 380, 25)]),
-    ("maraicher@demo.adopte.fr", "Les Jardins de Kerbiriou",
-     [("Panier de légumes de saison", 1500, 12), ("Pommes (1 kg)", 320, 40)]),
+    ("boulangerie@demo.adopte.fr", "Boulangerie Le Fournil", [
+        _product("Pain de campagne 800 g", "boulangerie", ("", 420, 30),
+                 description="Au levain naturel, cuit au feu de bois."),
+        _product("Kouign-amann", "boulangerie", ("", 350, 20)),
+        _product("Baguette tradition", "boulangerie", ("", 130, 60)),
+    ]),
+    ("fromagerie@demo.adopte.fr", "Fromagerie du Trégor", [
+        _product("Tomme de Bretagne (300 g)", "fromagerie", ("", 690, 15)),
+        _product("Beurre demi-sel", "fromagerie", ("125 g", 210, 20), ("250 g", 380, 25),
+                 description="Baratté à la ferme de Kerguiniou."),
+    ]),
+    ("maraicher@demo.adopte.fr", "Les Jardins de Kerbiriou", [
+        _product("Panier de légumes de saison", "fruits-et-legumes", ("", 1500, 12)),
+        _product("Pommes", "fruits-et-legumes", ("1 kg", 320, 40), ("3 kg", 890, 15), unit="kg"),
+    ]),
 ]
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -62,9 +81,9 @@ async def seed_demo(host) -> None:
             owner = await demo.resident(owner_email, shop_name)
             shop_id = (await demo.until(201, "POST", "/catalog/api/v1/shops", admin, {
                 "hub_id": hub_id, "name": shop_name, "owner_email": owner_email}))["id"]
-            for name, price_cents, stock in products:
+            for product in products:
                 await demo.until(201, "POST", f"/catalog/api/v1/shops/{shop_id}/products", owner,
-                                 {"name": name, "price_cents": price_cents, "stock": stock})
+                                 product)
         await demo.resident(*RESIDENT)
     log.info("demo data seeded", extra={"hub_id": hub_id})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,34 +25,56 @@ class ShopOpened(ShopEvent):
     owner_email: str = Field(max_length=320)
 
 
+Unit = Literal["piece", "kg", "litre"]
+VatRateBps = Literal[210, 550, 1000, 2000]
+
+
 class ProductEvent(Event, abstract=True):
     topic = "catalog.product"
     key_field = "product_id"
 
 
-class ProductListed(ProductEvent):
-    product_id: UUID
-    shop_id: UUID
-    hub_id: UUID
-    name: str = Field(max_length=200)
-    price_cents: int = Field(ge=0)
+class ProductVariant(BaseModel):
+    """One way a product is sold ("250 g", "500 g"), with its own price; its label may be empty
+    when the product needs no other."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-class ProductChanged(ProductEvent):
-    """The name, price or availability a basket is priced with changed."""
-
-    product_id: UUID
-    shop_id: UUID
-    hub_id: UUID
-    name: str = Field(max_length=200)
+    variant_id: UUID
+    label: str = Field(max_length=50)
+    sku: str = Field(max_length=64)
     price_cents: int = Field(ge=0)
     available: bool
+
+
+class ProductState(ProductEvent, abstract=True):
+    """A product as it is offered, with every variant of it."""
+
+    product_id: UUID
+    shop_id: UUID
+    hub_id: UUID
+    name: str = Field(max_length=200)
+    description: str = Field(max_length=2000)
+    unit: Unit
+    vat_rate_bps: VatRateBps
+    categories: list[str]
+    available: bool
+    variants: list[ProductVariant] = Field(min_length=1)
+
+
+class ProductListed(ProductState):
+    """A new product on the shop's shelves."""
+
+
+class ProductChanged(ProductState):
+    """The product as it now is: its details, its availability, or a variant added or changed."""
 
 
 class ReservedLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: UUID
+    variant_id: UUID
     quantity: int = Field(gt=0)
 
 
@@ -61,6 +84,7 @@ class ShortLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: UUID
+    variant_id: UUID
     requested: int = Field(gt=0)
     available: int = Field(ge=0)
     reason: str

@@ -11,11 +11,15 @@ from libs.contracts.base import Event
 
 
 class OrderLine(BaseModel):
+    """One variant of a product, at the price it had when the order was placed."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: UUID
+    variant_id: UUID
     shop_id: UUID
     name: str
+    variant_label: str
     quantity: int = Field(gt=0)
     unit_price_cents: int = Field(ge=0)
 

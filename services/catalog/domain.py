@@ -1,27 +1,61 @@
-"""The catalog service's rules, free of I/O: what a shop and a product are, how prices are read,
-how names are searched, and how an order's lines become reservations or shortages."""
+"""The catalog service's rules, free of I/O: what a shop and a product are (a product is sold in
+one or more variants, each with its price and stock), how prices are read, how names are
+searched, and how an order's lines become reservations or shortages."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from libs.contracts.catalog import ShortLine
+from libs.contracts.catalog import ShortLine, Unit, VatRateBps
 from libs.contracts.order import OrderPart
 from libs.kit.errors import Conflict, DomainError
 
 # Bounds keep every figure well inside a 32-bit column and out of absurd territory.
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 1_000_000
+MAX_VARIANTS = 20
+MAX_TAGS = 10
+MAX_TAG = 30
+MAX_DESCRIPTION = 2000
+MAX_LABEL = 50
+MAX_SKU = 64
+MAX_REASON = 200
+
+UNITS: dict[str, str] = {"piece": "pièce", "kg": "kg", "litre": "litre"}
+"""What a product is counted in, and how the pages say it."""
+
+VAT_RATES: dict[int, str] = {210: "2,1 %", 550: "5,5 %", 1000: "10 %", 2000: "20 %"}
+"""The French VAT rates, in basis points, and how the pages say them."""
+DEFAULT_VAT_RATE_BPS = 550  # most food
+
+CATEGORIES: dict[str, str] = {
+    "boulangerie": "Boulangerie",
+    "fromagerie": "Fromagerie",
+    "epicerie": "Épicerie",
+    "fruits-et-legumes": "Fruits et légumes",
+    "boucherie": "Boucherie",
+    "boissons": "Boissons",
+    "artisanat": "Artisanat",
+    "autre": "Autre",
+}
+"""The platform's product categories: the slug products carry, and its French name."""
 
 
 def _single_spaced(value: str) -> str:
@@ -49,23 +83,135 @@ class ShopDetails(BaseModel):
     owner_email: Email
 
 
-class NewProduct(BaseModel):
+def _known_category(slug: str) -> str:
+    if slug not in CATEGORIES:
+        raise ValueError(f"unknown category {slug!r}; one of: {', '.join(CATEGORIES)}")
+    return slug
+
+
+def _tag(value: str) -> str:
+    return " ".join(value.split()).lower()
+
+
+def _distinct(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION)]
+Label = Annotated[str, Field(max_length=MAX_LABEL), AfterValidator(_single_spaced)]
+Sku = Annotated[str, Field(min_length=1, max_length=MAX_SKU, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+Category = Annotated[str, AfterValidator(_known_category)]
+Categories = Annotated[list[Category], Field(max_length=len(CATEGORIES)), AfterValidator(_distinct)]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG), AfterValidator(_tag)]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
+
+
+class VariantDetails(BaseModel):
+    """One way the product is sold: "250 g", "500 g", or "" for a product sold one way only.
+    Without a SKU, one is made from the product's name and the label."""
+
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    name: Name
+    label: Label = ""
+    sku: Sku | None = None
     price_cents: PriceCents
     stock: Stock = Field(description="Units on hand.")
 
 
+class NewProduct(BaseModel):
+    """A product and its variants; ``{name, price_cents, stock}`` alone lists a product sold one
+    way (one variant, its label empty)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    name: Name
+    description: Description = ""
+    unit: Unit = "piece"
+    vat_rate_bps: VatRateBps = DEFAULT_VAT_RATE_BPS
+    categories: Categories = []
+    tags: Tags = []
+    price_cents: PriceCents | None = Field(default=None, description="With stock: one variant.")
+    stock: Stock | None = Field(default=None, description="Units on hand of the one variant.")
+    variants: list[VariantDetails] | None = Field(default=None, min_length=1,
+                                                  max_length=MAX_VARIANTS)
+
+    @field_validator("variants")
+    @classmethod
+    def _variants_told_apart(cls, variants: list[VariantDetails] | None):
+        if variants is not None:
+            check_distinct_variants(variants)
+        return variants
+
+    @model_validator(mode="after")
+    def _variants_given_once(self) -> NewProduct:
+        sold_one_way = self.price_cents is not None or self.stock is not None
+        if self.variants is not None and sold_one_way:
+            raise ValueError("give either variants, or price_cents and stock; not both")
+        if self.variants is None:
+            if self.price_cents is None or self.stock is None:
+                raise ValueError("give variants, or price_cents and stock for a product sold "
+                                 "one way")
+            self.variants = [VariantDetails(price_cents=self.price_cents, stock=self.stock)]
+            self.price_cents = self.stock = None
+        return self
+
+
+def check_distinct_variants(variants: Iterable[VariantDetails]) -> None:
+    """Labels (whatever their case) and SKUs tell a product's variants apart."""
+    labels = Counter(variant.label.casefold() for variant in variants)
+    skus = Counter(variant.sku for variant in variants if variant.sku is not None)
+    twice = [label or '""' for label, count in labels.items() if count > 1]
+    twice += [sku for sku, count in skus.items() if count > 1]
+    if twice:
+        raise ValueError(f"each variant needs its own label and SKU: {', '.join(twice)}")
+
+
 class ProductChanges(BaseModel):
-    """What the owner changes; a field left out stays as it is."""
+    """What the owner changes; a field left out stays as it is. Prices and stock are the
+    variants'."""
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     name: Name | None = None
+    description: Description | None = None
+    unit: Unit | None = None
+    vat_rate_bps: VatRateBps | None = None
+    categories: Categories | None = None
+    tags: Tags | None = None
+    available: bool | None = None
+
+
+class VariantChanges(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    label: Label | None = None
+    sku: Sku | None = None
     price_cents: PriceCents | None = None
     available: bool | None = None
-    stock: Stock | None = Field(default=None, description="Units on hand.")
+
+
+class StockAdjustmentRequest(BaseModel):
+    """Units in (delta > 0: a delivery) or out (delta < 0: breakage, a sale in the shop)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    delta: int = Field(ge=-MAX_STOCK, le=MAX_STOCK)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
+
+    @model_validator(mode="after")
+    def _moves_something(self) -> StockAdjustmentRequest:
+        if self.delta == 0:
+            raise ValueError("delta must not be 0")
+        return self
+
+
+class StockCount(BaseModel):
+    """The units counted in the shop, set as the units on hand."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    stock: Stock
+    reason: str = Field(default="Inventaire", min_length=1, max_length=MAX_REASON)
 
 
 class UnknownAccount(DomainError):
@@ -73,6 +219,18 @@ class UnknownAccount(DomainError):
 
 
 class StockBelowReserved(Conflict):
+    pass
+
+
+class SkuTaken(Conflict):
+    pass
+
+
+class LabelTaken(Conflict):
+    pass
+
+
+class TooManyVariants(Conflict):
     pass
 
 
@@ -109,38 +267,94 @@ def checked_on_hand(stock: int, *, reserved: int) -> int:
     return stock
 
 
+def adjusted_on_hand(on_hand: int, delta: int, *, reserved: int) -> int:
+    """The units on hand after an adjustment: never fewer than those reserved, nor absurdly many."""
+    after = on_hand + delta
+    if after < reserved:
+        raise StockBelowReserved(
+            f"cannot take {-delta} units out of {on_hand}: {reserved} are reserved for orders in "
+            "progress"
+        )
+    if after > MAX_STOCK:
+        raise Conflict(f"at most {MAX_STOCK} units on hand")
+    return after
+
+
+class HeadlineVariant(Protocol):
+    price_cents: int
+    available: bool
+    stock_available: int
+
+
+def headline(variants: Sequence[HeadlineVariant]) -> tuple[int, int]:
+    """(price, units) a product is shown with: its lowest price and all its units on sale; with
+    no variant on sale, its lowest price and no unit."""
+    on_sale = [variant for variant in variants if variant.available]
+    price = min((variant.price_cents for variant in on_sale or variants), default=0)
+    return price, sum(variant.stock_available for variant in on_sale)
+
+
+def sku_base(name: str, label: str) -> str:
+    """The SKU made for a variant given none: "PAIN-DE-CAMPAGNE-500-G"."""
+    words = re.sub(r"[^a-z0-9]+", "-", searchable(f"{name} {label}")).strip("-")
+    # Room is left for the rank unused_sku may add.
+    return (words[:MAX_SKU - 8].rstrip("-") or "ARTICLE").upper()
+
+
+def unused_sku(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever the shop does not use yet."""
+    candidate, rank = base, 1
+    while candidate in taken:
+        rank += 1
+        candidate = f"{base}-{rank}"
+    return candidate
+
+
 def searchable(text: str) -> str:
     """``text`` as searched: case and accents ignored ("Pâté" and "pate" are the same)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def quantities_by_product(parts: Iterable[OrderPart]) -> list[tuple[UUID, int]]:
-    """Every product of the order once with its total quantity, in one fixed order (by id), so
-    concurrent reservations lock the same rows in the same order and cannot deadlock."""
-    totals: Counter[UUID] = Counter()
+VariantKey = tuple[UUID, UUID]
+"""(product id, variant id): what an order's line names."""
+
+
+def quantities_by_variant(parts: Iterable[OrderPart]) -> list[tuple[VariantKey, int]]:
+    """Every variant of the order once with its total quantity, in one fixed order (by variant
+    id), so concurrent reservations lock the same rows in the same order and cannot deadlock."""
+    totals: Counter[VariantKey] = Counter()
     for part in parts:
         for line in part.lines:
-            totals[line.product_id] += line.quantity
-    return sorted(totals.items(), key=lambda item: str(item[0]))
+            totals[(line.product_id, line.variant_id)] += line.quantity
+    return sorted(totals.items(), key=lambda item: str(item[0][1]))
 
 
 @dataclass(frozen=True)
-class ProductStock:
-    """A product as a reservation sees it: can it be sold, and how many units are free."""
+class VariantStock:
+    """A variant as a reservation sees it: can it be sold (it and its product), and how many
+    units are free."""
 
     available: bool
     units: int
 
 
-def shortage(product_id: UUID, requested: int, stock: ProductStock | None) -> ShortLine:
-    """Why ``requested`` units of a product cannot be had, in words a resident can read."""
+def shortage(key: VariantKey, requested: int, stock: VariantStock | None) -> ShortLine:
+    """Why ``requested`` units of a variant cannot be had, in words a resident can read."""
+    product_id, variant_id = key
     if stock is None:
-        return ShortLine(product_id=product_id, requested=requested, available=0,
-                         reason="produit inconnu")
+        return ShortLine(product_id=product_id, variant_id=variant_id, requested=requested,
+                         available=0, reason="produit inconnu")
     if not stock.available:
-        return ShortLine(product_id=product_id, requested=requested, available=0,
-                         reason="produit indisponible")
+        return ShortLine(product_id=product_id, variant_id=variant_id, requested=requested,
+                         available=0, reason="produit indisponible")
     units = max(stock.units, 0)
     reason = f"plus que {units} en stock" if units else "plus en stock"
-    return ShortLine(product_id=product_id, requested=requested, available=units, reason=reason)
+    return ShortLine(product_id=product_id, variant_id=variant_id, requested=requested,
+                     available=units, reason=reason)
+
+
+def check_new_label(label: str, others: Iterable[str]) -> None:
+    """A variant's label tells it apart from the product's other variants, whatever the case."""
+    if label.casefold() in {other.casefold() for other in others}:
+        raise LabelTaken(f"the product already has a variant labelled {label!r}")

@@ -16,36 +16,60 @@ from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
-from services.catalog import use_cases
+from services.catalog import photo_use_cases, use_cases
 from services.catalog.domain import (
+    CATEGORIES,
+    DEFAULT_VAT_RATE_BPS,
+    MAX_VARIANTS,
+    UNITS,
+    VAT_RATES,
     InvalidPrice,
+    LabelTaken,
     NewProduct,
-    ProductChanges,
     ShopDetails,
+    SkuTaken,
     StockBelowReserved,
+    StockCount,
+    TooManyVariants,
     UnknownAccount,
+    VariantDetails,
     euros_to_cents,
 )
 
 router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
+templates.env.globals.update(UNITS=UNITS, VAT_RATES=VAT_RATES, CATEGORIES=CATEGORIES,
+                             DEFAULT_VAT_RATE_BPS=DEFAULT_VAT_RATE_BPS)
 
 NOTICES = {
     "produit": "Produit ajouté.",
+    "variante": "Variante ajoutée.",
     "stock": "Stock mis à jour.",
     "boutique": "Boutique ouverte.",
+    "photo": "Photo ajoutée.",
+    "photo-retiree": "Photo retirée.",
 }
 
 FIELD_PROBLEMS = {
     "name": "Indiquez un nom (200 caractères au plus).",
     "price_cents": "Prix invalide : indiquez un montant en euros, par exemple 4,50.",
     "stock": "Stock invalide : indiquez un nombre entier d'unités, de 0 à 1 000 000.",
+    "description": "Description trop longue (2 000 caractères au plus).",
+    "label": "Variante invalide : 50 caractères au plus, par exemple « 500 g ».",
+    "variants": "Chaque variante d'un produit a son propre nom.",
+    "unit": "Choisissez l'unité de vente.",
+    "vat_rate_bps": "Choisissez un taux de TVA.",
+    "categories": "Choisissez une catégorie de la liste.",
+    "reason": "Motif trop long (200 caractères au plus).",
     "owner_email": "Adresse e-mail invalide.",
 }
 
 REFUSALS = {
     StockBelowReserved: "Le stock ne peut pas descendre sous les unités réservées pour des commandes "
                         "en cours.",
+    SkuTaken: "Cette référence (SKU) est déjà celle d'un autre article de la boutique.",
+    LabelTaken: "Ce produit a déjà une variante de ce nom.",
+    TooManyVariants: f"Un produit a {MAX_VARIANTS} variantes au plus.",
     UnknownAccount: "Aucun compte n'a cette adresse e-mail : la personne doit d'abord s'inscrire.",
     Forbidden: "Vous n'avez pas accès à cette page.",
     NotFound: "Cette page n'existe pas (ou plus).",
@@ -69,27 +93,41 @@ async def shop_page(request: Request, shop_id: UUID, principal: MaybeUser, runti
 
 
 @router.post("/shops/{shop_id}/products")
-async def add_product(request: Request, shop_id: UUID, principal: MaybeUser, runtime: Runtime,
-                      name: Annotated[str, Form()] = "", price: Annotated[str, Form()] = "",
-                      stock: Annotated[str, Form()] = "") -> Response:
+async def add_product(request: Request, shop_id: UUID, principal: MaybeUser,
+                      runtime: Runtime) -> Response:
     if principal is None:
         return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
+    form = await _fields(request, PRODUCT_FORM)
     try:
-        new = _product_form(name, price, stock)
-        await use_cases.list_product(runtime, principal, shop_id, new)
+        await use_cases.list_product(runtime, principal, shop_id, _product_form(form))
     except (ValidationError, DomainError) as problem:
-        return await _render_shop(request, runtime, principal, shop_id, problem=problem,
-                                  form={"name": name, "price": price, "stock": stock})
+        return await _render_shop(request, runtime, principal, shop_id, problem=problem, form=form)
     return _see(f"/catalog/shops/{shop_id}?fait=produit")
 
 
-@router.post("/shops/{shop_id}/products/{product_id}/stock")
-async def set_stock(request: Request, shop_id: UUID, product_id: UUID, principal: MaybeUser,
-                    runtime: Runtime, stock: Annotated[str, Form()] = "") -> Response:
+@router.post("/shops/{shop_id}/products/{product_id}/variants")
+async def add_variant(request: Request, shop_id: UUID, product_id: UUID, principal: MaybeUser,
+                      runtime: Runtime) -> Response:
+    if principal is None:
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
+    form = await _fields(request, VARIANT_FORM)
+    try:
+        await use_cases.add_variant(runtime, principal, product_id, _variant_form(form))
+    except (ValidationError, DomainError) as problem:
+        return await _render_shop(request, runtime, principal, shop_id, problem=problem,
+                                  variant_form={**form, "product_id": str(product_id)})
+    return _see(f"/catalog/shops/{shop_id}?fait=variante")
+
+
+@router.post("/shops/{shop_id}/variants/{variant_id}/stock")
+async def set_stock(request: Request, shop_id: UUID, variant_id: UUID, principal: MaybeUser,
+                    runtime: Runtime, stock: Annotated[str, Form()] = "",
+                    reason: Annotated[str, Form()] = "") -> Response:
     if principal is None:
         return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
     try:
-        await use_cases.change_product(runtime, principal, product_id, ProductChanges(stock=stock))
+        count = StockCount(stock=stock, **({"reason": reason} if reason.strip() else {}))
+        await use_cases.set_on_hand(runtime, principal, variant_id, count)
     except (ValidationError, DomainError) as problem:
         return await _render_shop(request, runtime, principal, shop_id, problem=problem)
     return _see(f"/catalog/shops/{shop_id}?fait=stock")
@@ -118,25 +156,54 @@ async def open_shop(request: Request, hub_id: UUID, principal: MaybeUser, runtim
     return _see(f"/catalog/hubs/{hub_id}/shops?fait=boutique")
 
 
-def _product_form(name: str, price: str, stock: str) -> NewProduct:
-    """The product the form describes, its price read from euros ("4,50")."""
+PRODUCT_FORM = ("name", "description", "unit", "vat_rate_bps", "category", "label", "price",
+                "stock")
+VARIANT_FORM = ("label", "price", "stock")
+
+
+async def _fields(request: Request, names: tuple[str, ...]) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(form.get(name, "")) for name in names}
+
+
+def _product_form(form: dict[str, str]) -> NewProduct:
+    """The product the form describes, sold one way (its one variant, its price in euros)."""
+    vat = form["vat_rate_bps"]
+    return NewProduct(
+        name=form["name"], description=form["description"], unit=form["unit"] or "piece",
+        vat_rate_bps=int(vat) if vat.isdigit() else DEFAULT_VAT_RATE_BPS,
+        categories=[form["category"]] if form["category"] else [],
+        variants=[_variant_fields(form)],
+    )
+
+
+def _variant_form(form: dict[str, str]) -> VariantDetails:
+    return VariantDetails(**_variant_fields(form))
+
+
+def _variant_fields(form: dict[str, str]) -> dict:
+    """A variant's fields, its price read from euros ("4,50")."""
     try:
-        price_cents = euros_to_cents(price)
+        price_cents = euros_to_cents(form["price"])
     except InvalidPrice:
-        # Refused by the model below, so that every faulty field is reported at once.
+        # Refused by the model, so that every faulty field is reported at once.
         price_cents = None
-    return NewProduct(name=name, price_cents=price_cents, stock=stock)
+    return {"label": form["label"], "price_cents": price_cents, "stock": form["stock"]}
 
 
 async def _render_shop(request: Request, runtime: Runtime, principal: Principal, shop_id: UUID, *,
                        problem: Exception | None = None, **context) -> Response:
     try:
-        shop, products = await use_cases.shop_with_products(runtime, principal, shop_id)
+        catalog = await use_cases.shop_with_products(runtime, principal, shop_id)
     except DomainError as refusal:
         return _refused(request, principal, refusal)
     if problem is not None:
         context.update(_problem_context(problem))
-    return _render(request, "shop.html", principal, shop=shop, products=products, **context)
+    products = catalog.products
+    photos = await photo_use_cases.shop_photos(runtime, [product.id for product in products])
+    return _render(request, "shop.html", principal, shop=catalog.shop, products=products,
+                   adjustments=catalog.adjustments, articles=catalog.articles(), photos=photos,
+                   **context)
 
 
 async def _render_hub(request: Request, runtime: Runtime, principal: Principal, hub_id: UUID, *,
@@ -152,11 +219,16 @@ async def _render_hub(request: Request, runtime: Runtime, principal: Principal, 
 
 def _problem_context(problem: Exception) -> dict:
     if isinstance(problem, ValidationError):
-        fields = [str(error["loc"][0]) for error in problem.errors() if error["loc"]]
+        fields = [_field_named(error["loc"]) for error in problem.errors()]
         messages = dict.fromkeys(FIELD_PROBLEMS.get(f, "Formulaire invalide.") for f in fields)
         return {"error": " ".join(messages), "status_code": 422}
     status = problem.status if isinstance(problem, DomainError) else 400
     return {"error": _refusal_message(problem), "status_code": status}
+
+
+def _field_named(location: tuple) -> str:
+    """The form field an error is about: the innermost name ("price_cents" of a variant)."""
+    return next((str(part) for part in reversed(location) if isinstance(part, str)), "")
 
 
 def _refusal_message(problem: Exception) -> str:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +23,7 @@ from libs.contracts.catalog import (
     StockReservationFailed,
     StockReserved,
 )
+from libs.contracts.catalog import ProductVariant as ProductVariantState
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
@@ -32,21 +34,47 @@ from libs.contracts.order import (
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from services.catalog import search
 from services.catalog.domain import (
     MAX_STOCK,
+    MAX_VARIANTS,
     NewProduct,
     ProductChanges,
-    ProductStock,
     ReservationStatus,
     ShopDetails,
+    SkuTaken,
+    StockAdjustmentRequest,
+    StockCount,
+    TooManyVariants,
     UnknownAccount,
+    VariantChanges,
+    VariantDetails,
+    VariantKey,
+    VariantStock,
+    adjusted_on_hand,
+    check_new_label,
     checked_on_hand,
+    headline,
     normalized_email,
-    quantities_by_product,
+    quantities_by_variant,
     searchable,
     shortage,
+    sku_base,
+    unused_sku,
 )
-from services.catalog.tables import HubAdmin, KnownHub, KnownUser, Product, Reservation, Shop
+from services.catalog.tables import (
+    HubAdmin,
+    KnownHub,
+    KnownUser,
+    Product,
+    ProductCategory,
+    ProductVariant,
+    Reservation,
+    Shop,
+    StockAdjustment,
+)
+
+RECENT_ADJUSTMENTS = 20
 
 # --- read models ---------------------------------------------------------------------------
 
@@ -127,16 +155,59 @@ async def hub_with_shops(
         return hub, list(shops.all())
 
 
-async def shop_with_products(
-    runtime: ServiceRuntime, principal: Principal, shop_id: UUID
-) -> tuple[Shop, list[Product]]:
+@dataclass(frozen=True)
+class ProductView:
+    """A product with its variants (in the order they were added) and its categories."""
+
+    product: Product
+    variants: list[ProductVariant]
+    categories: list[str]
+
+    @property
+    def id(self) -> UUID:
+        return self.product.id
+
+    @property
+    def name(self) -> str:
+        return self.product.name
+
+    @property
+    def price_cents(self) -> int:
+        return headline(self.variants)[0]
+
+    @property
+    def stock_available(self) -> int:
+        return headline(self.variants)[1]
+
+
+@dataclass(frozen=True)
+class ShopCatalog:
+    """A shop's back office: every product of it, and the latest stock adjustments."""
+
+    shop: Shop
+    products: list[ProductView]
+    adjustments: list[StockAdjustment]
+
+    def articles(self) -> dict[UUID, str]:
+        """Each variant's name as the shop says it: "Miel · 500 g"."""
+        return {variant.id: " · ".join(filter(None, (view.product.name, variant.label)))
+                for view in self.products for variant in view.variants}
+
+
+async def shop_with_products(runtime: ServiceRuntime, principal: Principal,
+                             shop_id: UUID) -> ShopCatalog:
     """A shop and every product of it, available or not, for its owner."""
     async with runtime.database.sessions() as session:
         shop = await _owned_shop(session, principal, shop_id)
         products = await session.exec(
             select(Product).where(Product.shop_id == shop_id).order_by(Product.search_name)
         )
-        return shop, list(products.all())
+        adjustments = await session.exec(
+            select(StockAdjustment).where(StockAdjustment.shop_id == shop_id)
+            .order_by(col(StockAdjustment.at).desc()).limit(RECENT_ADJUSTMENTS)
+        )
+        return ShopCatalog(shop, await _views(session, list(products.all())),
+                           list(adjustments.all()))
 
 
 # --- products ------------------------------------------------------------------------------
@@ -144,61 +215,261 @@ async def shop_with_products(
 
 async def list_product(
     runtime: ServiceRuntime, principal: Principal, shop_id: UUID, new: NewProduct
-) -> Product:
+) -> ProductView:
     async with runtime.unit_of_work() as uow:
-        shop = await _owned_shop(uow.session, principal, shop_id)
+        session = uow.session
+        shop = await _owned_shop(session, principal, shop_id)
         product = Product(id=uuid4(), shop_id=shop.id, name=new.name, search_name=searchable(new.name),
-                          price_cents=new.price_cents, on_hand=new.stock, listed_at=datetime.now(UTC))
-        uow.session.add(product)
-        await uow.emit(ProductListed(product_id=product.id, shop_id=shop.id, hub_id=shop.hub_id,
-                                     name=product.name, price_cents=product.price_cents))
-    return product
+                          description=new.description, unit=new.unit,
+                          vat_rate_bps=new.vat_rate_bps, tags=new.tags, listed_at=datetime.now(UTC))
+        session.add(product)
+        session.add_all(ProductCategory(product_id=product.id, category=category)
+                        for category in new.categories)
+        await session.flush()
+        skus = await _skus_for(session, shop.id, new.name, new.variants)
+        variants = [_new_variant(product, details, sku, position)
+                    for position, (details, sku) in enumerate(zip(new.variants, skus, strict=True))]
+        await _add_variants(session, variants)
+        view = ProductView(product, variants, list(new.categories))
+        await search.reindex_products(session, [product.id])
+        await uow.emit(_state(ProductListed, shop, view))
+    return view
 
 
 async def change_product(
     runtime: ServiceRuntime, principal: Principal, product_id: UUID, changes: ProductChanges
-) -> Product:
+) -> ProductView:
     async with runtime.unit_of_work() as uow:
-        # Locked, so that reservations wait while the stock on hand is compared and set.
-        product = (
-            await uow.session.exec(select(Product).where(Product.id == product_id).with_for_update())
-        ).first()
-        if product is None:
-            raise NotFound(f"no product {product_id}")
-        shop = await _owned_shop(uow.session, principal, product.shop_id)
-        offered_before = (product.name, product.price_cents, product.available)
+        session = uow.session
+        product, shop = await _owned_product(session, principal, product_id)
+        before = _state(ProductChanged, shop, await _view(session, product))
         if changes.name is not None:
             product.name, product.search_name = changes.name, searchable(changes.name)
+        for field in ("description", "unit", "vat_rate_bps", "tags", "available"):
+            if getattr(changes, field) is not None:
+                setattr(product, field, getattr(changes, field))
+        if changes.categories is not None:
+            await session.execute(delete(ProductCategory).where(
+                col(ProductCategory.product_id) == product.id))
+            session.add_all(ProductCategory(product_id=product.id, category=category)
+                            for category in changes.categories)
+        view = await _announce_change(uow, shop, product, before)
+    return view
+
+
+async def add_variant(
+    runtime: ServiceRuntime, principal: Principal, product_id: UUID, details: VariantDetails
+) -> ProductView:
+    async with runtime.unit_of_work() as uow:
+        session = uow.session
+        product, shop = await _owned_product(session, principal, product_id)
+        view = await _view(session, product)
+        if len(view.variants) >= MAX_VARIANTS:
+            raise TooManyVariants(f"a product has at most {MAX_VARIANTS} variants")
+        check_new_label(details.label, [variant.label for variant in view.variants])
+        before = _state(ProductChanged, shop, view)
+        [sku] = await _skus_for(session, shop.id, product.name, [details])
+        position = max(variant.position for variant in view.variants) + 1
+        await _add_variants(session, [_new_variant(product, details, sku, position)])
+        view = await _announce_change(uow, shop, product, before)
+    return view
+
+
+async def change_variant(
+    runtime: ServiceRuntime, principal: Principal, variant_id: UUID, changes: VariantChanges
+) -> tuple[ProductView, ProductVariant]:
+    """The variant changed, and the product it belongs to as it now is."""
+    async with runtime.unit_of_work() as uow:
+        session = uow.session
+        variant = await _variant(session, variant_id)
+        product, shop = await _owned_product(session, principal, variant.product_id)
+        view = await _view(session, product)
+        before = _state(ProductChanged, shop, view)
+        if changes.label is not None:
+            check_new_label(changes.label, [v.label for v in view.variants if v.id != variant.id])
+            variant.label = changes.label
+        if changes.sku is not None and changes.sku != variant.sku:
+            await _check_skus_free(session, shop.id, [changes.sku])
+            variant.sku = changes.sku
         if changes.price_cents is not None:
-            product.price_cents = changes.price_cents
+            variant.price_cents = changes.price_cents
         if changes.available is not None:
-            product.available = changes.available
-        if changes.stock is not None:
-            product.on_hand = checked_on_hand(changes.stock, reserved=product.reserved)
-        if (product.name, product.price_cents, product.available) != offered_before:
-            await uow.emit(ProductChanged(product_id=product.id, shop_id=shop.id, hub_id=shop.hub_id,
-                                          name=product.name, price_cents=product.price_cents,
-                                          available=product.available))
-    return product
+            variant.available = changes.available
+        await _flush_variants(session)
+        view = await _announce_change(uow, shop, product, before)
+    return view, variant
 
 
-async def search_products(runtime: ServiceRuntime, hub_id: UUID, q: str | None) -> list[Product]:
-    """The hub's products on sale, those whose name contains ``q`` (case and accents ignored)."""
-    query = (
-        select(Product)
-        .join(Shop, Shop.id == Product.shop_id)
-        .where(Shop.hub_id == hub_id, Product.available)
-        .order_by(Product.search_name, Product.id)
-    )
-    if q and q.strip():
-        query = query.where(Product.search_name.like(f"%{_like_escaped(searchable(q.strip()))}%",
-                                                     escape="\\"))
+@dataclass(frozen=True)
+class CataloguePage:
+    """One page of a hub's catalogue, and how many products match in all."""
+
+    total: int
+    products: list[ProductView]
+
+
+async def search_products(runtime: ServiceRuntime, criteria: search.SearchCriteria
+                          ) -> CataloguePage:
+    """The hub's products on sale that ``criteria`` asks for (see search.py), best first."""
     async with runtime.database.sessions() as session:
-        return list((await session.exec(query)).all())
+        found = await search.find(session, criteria)
+        return CataloguePage(found.total, await _views_in_order(session, found.product_ids))
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+async def _views_in_order(session: AsyncSession, product_ids: Sequence[UUID]) -> list[ProductView]:
+    """The products of ``product_ids`` as views, in that order."""
+    products = (await session.exec(select(Product).where(col(Product.id).in_(product_ids)))).all()
+    by_id = {product.id: product for product in products}
+    return await _views(session, [by_id[product_id] for product_id in product_ids])
+
+
+async def _views(session: AsyncSession, products: list[Product]) -> list[ProductView]:
+    """``products`` with their variants and categories, in two queries whatever their number."""
+    ids = [product.id for product in products]
+    if not ids:
+        return []
+    variants = (await session.exec(
+        select(ProductVariant).where(col(ProductVariant.product_id).in_(ids))
+        .order_by(ProductVariant.position))).all()
+    categories = (await session.exec(
+        select(ProductCategory).where(col(ProductCategory.product_id).in_(ids))
+        .order_by(ProductCategory.category))).all()
+    variants_of: dict[UUID, list[ProductVariant]] = {product_id: [] for product_id in ids}
+    for variant in variants:
+        variants_of[variant.product_id].append(variant)
+    categories_of: dict[UUID, list[str]] = {product_id: [] for product_id in ids}
+    for category in categories:
+        categories_of[category.product_id].append(category.category)
+    return [ProductView(product, variants_of[product.id], categories_of[product.id])
+            for product in products]
+
+
+async def _view(session: AsyncSession, product: Product) -> ProductView:
+    [view] = await _views(session, [product])
+    return view
+
+
+def _state(kind: type[ProductListed | ProductChanged], shop: Shop,
+           view: ProductView) -> ProductListed | ProductChanged:
+    """The product as its event tells it to the other services."""
+    product = view.product
+    return kind(
+        product_id=product.id, shop_id=shop.id, hub_id=shop.hub_id, name=product.name,
+        description=product.description, unit=product.unit, vat_rate_bps=product.vat_rate_bps,
+        categories=view.categories, available=product.available,
+        variants=[ProductVariantState(variant_id=v.id, label=v.label, sku=v.sku,
+                                      price_cents=v.price_cents, available=v.available)
+                  for v in view.variants],
+    )
+
+
+async def _announce_change(uow: UnitOfWork, shop: Shop, product: Product,
+                           before: ProductChanged) -> ProductView:
+    """The product as it now is; announced when what the other services see of it changed."""
+    await uow.session.flush()
+    await search.reindex_products(uow.session, [product.id])
+    view = await _view(uow.session, product)
+    after = _state(ProductChanged, shop, view)
+    if after != before:
+        await uow.emit(after)
+    return view
+
+
+def _new_variant(product: Product, details: VariantDetails, sku: str,
+                 position: int) -> ProductVariant:
+    return ProductVariant(id=uuid4(), product_id=product.id, shop_id=product.shop_id,
+                          label=details.label, sku=sku, price_cents=details.price_cents,
+                          on_hand=details.stock, position=position)
+
+
+async def _skus_for(session: AsyncSession, shop_id: UUID, name: str,
+                    variants: Sequence[VariantDetails]) -> list[str]:
+    """Each variant's SKU: the one it was given, unused in the shop, or one made for it."""
+    given = [variant.sku for variant in variants if variant.sku is not None]
+    await _check_skus_free(session, shop_id, given)
+    bases = {sku_base(name, variant.label) for variant in variants if variant.sku is None}
+    taken = set(given)
+    if bases:
+        taken |= set((await session.exec(select(ProductVariant.sku).where(
+            ProductVariant.shop_id == shop_id,
+            or_(*(col(ProductVariant.sku).startswith(base, autoescape=True) for base in bases)),
+        ))).all())
+    skus = []
+    for variant in variants:
+        sku = variant.sku or unused_sku(sku_base(name, variant.label), taken)
+        taken.add(sku)
+        skus.append(sku)
+    return skus
+
+
+async def _check_skus_free(session: AsyncSession, shop_id: UUID, skus: Sequence[str]) -> None:
+    if not skus:
+        return
+    used = (await session.exec(select(ProductVariant.sku).where(
+        ProductVariant.shop_id == shop_id, col(ProductVariant.sku).in_(skus)))).all()
+    if used:
+        raise SkuTaken(f"SKU already used in this shop: {', '.join(sorted(used))}")
+
+
+async def _add_variants(session: AsyncSession, variants: list[ProductVariant]) -> None:
+    session.add_all(variants)
+    await _flush_variants(session)
+
+
+async def _flush_variants(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # Checked before, but a concurrent request may have taken the SKU meanwhile.
+        raise SkuTaken("SKU already used in this shop") from error
+
+
+# --- stock by hand -------------------------------------------------------------------------
+
+
+async def adjust_stock(runtime: ServiceRuntime, principal: Principal, variant_id: UUID,
+                       adjustment: StockAdjustmentRequest) -> StockAdjustment:
+    """Units in or out, never below those reserved for orders in progress."""
+    async with runtime.unit_of_work() as uow:
+        variant = await _variant(uow.session, variant_id, for_update=True)
+        await _owned_shop(uow.session, principal, variant.shop_id)
+        on_hand = adjusted_on_hand(variant.on_hand, adjustment.delta, reserved=variant.reserved)
+        return _record_adjustment(uow.session, principal, variant, on_hand, adjustment.reason)
+
+
+async def set_on_hand(runtime: ServiceRuntime, principal: Principal, variant_id: UUID,
+                      count: StockCount) -> StockAdjustment | None:
+    """The units counted in the shop, recorded as the adjustment that leads there (none when the
+    count is what was on hand)."""
+    async with runtime.unit_of_work() as uow:
+        variant = await _variant(uow.session, variant_id, for_update=True)
+        await _owned_shop(uow.session, principal, variant.shop_id)
+        on_hand = checked_on_hand(count.stock, reserved=variant.reserved)
+        if on_hand == variant.on_hand:
+            return None
+        return _record_adjustment(uow.session, principal, variant, on_hand, count.reason)
+
+
+async def stock_history(runtime: ServiceRuntime, principal: Principal,
+                        variant_id: UUID) -> list[StockAdjustment]:
+    """A variant's stock adjustments, newest first, for the shop's owner."""
+    async with runtime.database.sessions() as session:
+        variant = await _variant(session, variant_id)
+        await _owned_shop(session, principal, variant.shop_id)
+        return list((await session.exec(
+            select(StockAdjustment).where(StockAdjustment.variant_id == variant_id)
+            .order_by(col(StockAdjustment.at).desc()))).all())
+
+
+def _record_adjustment(session: AsyncSession, principal: Principal, variant: ProductVariant,
+                       on_hand: int, reason: str) -> StockAdjustment:
+    adjustment = StockAdjustment(id=uuid4(), variant_id=variant.id, shop_id=variant.shop_id,
+                                 delta=on_hand - variant.on_hand, reason=reason,
+                                 on_hand_after=on_hand, by_user_id=principal.user_id,
+                                 by_email=principal.email, at=datetime.now(UTC))
+    variant.on_hand = on_hand
+    session.add(adjustment)
+    return adjustment
 
 
 # --- stock for orders ----------------------------------------------------------------------
@@ -209,31 +480,32 @@ async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
     session = uow.session
     if (await session.exec(select(Reservation).where(Reservation.order_id == event.order_id))).first():
         return
-    wanted = quantities_by_product(event.parts)
+    wanted = quantities_by_variant(event.parts)
     # A short line undoes the lines taken before it, and only them: the inbox claim stays.
     savepoint = await session.begin_nested()
-    short = [(product_id, quantity) for product_id, quantity in wanted
-             if not await _take_units(session, product_id, quantity)]
+    short = [(key, quantity) for key, quantity in wanted
+             if not await _take_units(session, key, quantity)]
     if short:
         await savepoint.rollback()
-        stocks = await _stocks(session, [product_id for product_id, _ in short])
+        stocks = await _stocks(session, [key for key, _ in short])
         await uow.emit(StockReservationFailed(
             order_id=event.order_id,
-            shortages=[shortage(product_id, quantity, stocks.get(product_id))
-                       for product_id, quantity in short],
+            shortages=[shortage(key, quantity, stocks.get(key)) for key, quantity in short],
         ))
         return
     await savepoint.commit()
-    shops = await _shop_ids(session, [product_id for product_id, _ in wanted])
+    shops = await _shop_ids(session, [variant_id for (_, variant_id), _ in wanted])
     now = datetime.now(UTC)
     session.add_all(
-        Reservation(order_id=event.order_id, product_id=product_id, shop_id=shops[product_id],
-                    quantity=quantity, status=ReservationStatus.RESERVED, reserved_at=now)
-        for product_id, quantity in wanted
+        Reservation(order_id=event.order_id, variant_id=variant_id, product_id=product_id,
+                    shop_id=shops[variant_id], quantity=quantity,
+                    status=ReservationStatus.RESERVED, reserved_at=now)
+        for (product_id, variant_id), quantity in wanted
     )
     await uow.emit(StockReserved(
         order_id=event.order_id,
-        lines=[ReservedLine(product_id=product_id, quantity=quantity) for product_id, quantity in wanted],
+        lines=[ReservedLine(product_id=product_id, variant_id=variant_id, quantity=quantity)
+               for (product_id, variant_id), quantity in wanted],
     ))
 
 
@@ -253,29 +525,38 @@ async def sell_stock_of_completed_order(event: OrderCompleted, uow: UnitOfWork) 
         await _settle(uow.session, reservation, ReservationStatus.SOLD)
 
 
-async def _take_units(session: AsyncSession, product_id: UUID, quantity: int) -> bool:
+async def _take_units(session: AsyncSession, key: VariantKey, quantity: int) -> bool:
     if quantity > MAX_STOCK:
         return False  # no stock is that large, and the figure may not even fit the column
+    product_id, variant_id = key
+    product_on_sale = select(Product.id).where(Product.id == product_id, Product.available).exists()
     taken = await session.execute(
-        update(Product)
-        .where(Product.id == product_id, Product.available,
-               Product.on_hand - Product.reserved >= quantity)
-        .values(reserved=Product.reserved + quantity)
+        update(ProductVariant)
+        .where(ProductVariant.id == variant_id, ProductVariant.product_id == product_id,
+               ProductVariant.available, product_on_sale,
+               ProductVariant.on_hand - ProductVariant.reserved >= quantity)
+        .values(reserved=ProductVariant.reserved + quantity)
         .execution_options(synchronize_session=False)
     )
     return taken.rowcount == 1
 
 
-async def _stocks(session: AsyncSession, product_ids: Sequence[UUID]) -> dict[UUID, ProductStock]:
+async def _stocks(session: AsyncSession,
+                  keys: Sequence[VariantKey]) -> dict[VariantKey, VariantStock]:
     rows = await session.exec(
-        select(Product.id, Product.available, Product.on_hand - Product.reserved)
-        .where(Product.id.in_(product_ids))
+        select(ProductVariant.product_id, ProductVariant.id,
+               and_(ProductVariant.available, Product.available),
+               ProductVariant.on_hand - ProductVariant.reserved)
+        .join(Product, col(Product.id) == ProductVariant.product_id)
+        .where(col(ProductVariant.id).in_([variant_id for _, variant_id in keys]))
     )
-    return {product_id: ProductStock(available, units) for product_id, available, units in rows}
+    return {(product_id, variant_id): VariantStock(bool(available), units)
+            for product_id, variant_id, available, units in rows}
 
 
-async def _shop_ids(session: AsyncSession, product_ids: Sequence[UUID]) -> dict[UUID, UUID]:
-    rows = await session.exec(select(Product.id, Product.shop_id).where(Product.id.in_(product_ids)))
+async def _shop_ids(session: AsyncSession, variant_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    rows = await session.exec(select(ProductVariant.id, ProductVariant.shop_id)
+                              .where(col(ProductVariant.id).in_(variant_ids)))
     return dict(rows.all())
 
 
@@ -287,7 +568,8 @@ async def _release(uow: UnitOfWork, order_id: UUID, *, shop_id: UUID | None) -> 
     if released:
         await uow.emit(StockReleased(
             order_id=order_id,
-            lines=[ReservedLine(product_id=r.product_id, quantity=r.quantity) for r in released],
+            lines=[ReservedLine(product_id=r.product_id, variant_id=r.variant_id,
+                                quantity=r.quantity) for r in released],
         ))
 
 
@@ -297,7 +579,7 @@ async def _held(session: AsyncSession, order_id: UUID, *, shop_id: UUID | None) 
     if shop_id is not None:
         query = query.where(Reservation.shop_id == shop_id)
     held = (await session.exec(query)).all()
-    return sorted(held, key=lambda reservation: str(reservation.product_id))
+    return sorted(held, key=lambda reservation: str(reservation.variant_id))
 
 
 async def _settle(session: AsyncSession, reservation: Reservation, status: ReservationStatus) -> bool:
@@ -306,18 +588,18 @@ async def _settle(session: AsyncSession, reservation: Reservation, status: Reser
     claimed = await session.execute(
         update(Reservation)
         .where(Reservation.order_id == reservation.order_id,
-               Reservation.product_id == reservation.product_id,
+               Reservation.variant_id == reservation.variant_id,
                Reservation.status == ReservationStatus.RESERVED)
         .values(status=status)
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
         return False
-    units = {"reserved": Product.reserved - reservation.quantity}
+    units = {"reserved": ProductVariant.reserved - reservation.quantity}
     if status == ReservationStatus.SOLD:
-        units["on_hand"] = Product.on_hand - reservation.quantity
+        units["on_hand"] = ProductVariant.on_hand - reservation.quantity
     await session.execute(
-        update(Product).where(Product.id == reservation.product_id).values(**units)
+        update(ProductVariant).where(ProductVariant.id == reservation.variant_id).values(**units)
         .execution_options(synchronize_session=False)
     )
     return True
@@ -347,6 +629,26 @@ async def _owned_shop(session: AsyncSession, principal: Principal, shop_id: UUID
     if shop.owner_id != principal.user_id:
         raise Forbidden("only the shop's owner may do this")
     return shop
+
+
+async def _owned_product(session: AsyncSession, principal: Principal,
+                         product_id: UUID) -> tuple[Product, Shop]:
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    return product, await _owned_shop(session, principal, product.shop_id)
+
+
+async def _variant(session: AsyncSession, variant_id: UUID, *,
+                   for_update: bool = False) -> ProductVariant:
+    """The variant; locked when its stock is about to change, so that reservations wait."""
+    query = select(ProductVariant).where(ProductVariant.id == variant_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    variant = (await session.exec(query)).first()
+    if variant is None:
+        raise NotFound(f"no variant {variant_id}")
+    return variant
 
 
 # --- a person's shops ----------------------------------------------------------------------

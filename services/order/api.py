@@ -29,7 +29,9 @@ class PlacedOut(BaseModel):
 
 class LineOut(BaseModel):
     product_id: UUID
+    variant_id: UUID
     name: str
+    variant_label: str = Field(description="Empty for a product sold one way only.")
     quantity: int
     unit_price_cents: int
 
@@ -95,8 +97,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
 @router.post("/orders", status_code=202, response_model=PlacedOut)
 async def place_order(basket: Basket, runtime: Runtime, resident: CurrentUser,
                       idempotency_key: IdempotencyKey = None):
-    """Check out a basket. Lines naming one product twice are merged (at most 99 in all).
-    Repeating a request with the same Idempotency-Key returns the order it placed."""
+    """Check out a basket: lines of {product_id, variant_id, quantity}, ``variant_id`` required
+    when the product comes in several variants. Lines naming one variant twice are merged (at
+    most 99 in all). Repeating a request with the same Idempotency-Key returns the order it
+    placed."""
     if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
         raise DomainError(f"an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} characters is "
                           "required, so that a repeated request places one order")
@@ -155,7 +159,8 @@ def _shop_part_out(view: ShopPartView) -> ShopPartOut:
 
 
 def _lines_out(lines: list[OrderLine]) -> list[LineOut]:
-    return [LineOut(product_id=line.product_id, name=line.name, quantity=line.quantity,
+    return [LineOut(product_id=line.product_id, variant_id=line.variant_id, name=line.name,
+                    variant_label=line.variant_label, quantity=line.quantity,
                     unit_price_cents=line.unit_price_cents) for line in lines]
 
 

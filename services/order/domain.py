@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -137,14 +137,18 @@ class InvalidBasket(DomainError):
 
 
 class BasketLine(BaseModel):
+    """A quantity of one variant of a product; the variant may go unnamed when the product is
+    sold one way only."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     product_id: UUID
+    variant_id: UUID | None = None
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
 class Basket(BaseModel):
-    """What a resident checks out. Lines naming the same product are merged into one, whose
+    """What a resident checks out. Lines naming the same variant are merged into one, whose
     quantity must still be at most MAX_QUANTITY."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -156,28 +160,46 @@ class Basket(BaseModel):
     @field_validator("lines")
     @classmethod
     def _merge_duplicates(cls, lines: list[BasketLine]) -> list[BasketLine]:
-        quantities: dict[UUID, int] = {}
+        quantities: dict[tuple[UUID, UUID | None], int] = {}
         for line in lines:
-            quantities[line.product_id] = quantities.get(line.product_id, 0) + line.quantity
-        too_many = [str(p) for p, q in quantities.items() if q > MAX_QUANTITY]
+            key = (line.product_id, line.variant_id)
+            quantities[key] = quantities.get(key, 0) + line.quantity
+        too_many = [str(v or p) for (p, v), q in quantities.items() if q > MAX_QUANTITY]
         if too_many:
             raise ValueError(f"at most {MAX_QUANTITY} of one product: {', '.join(too_many)}")
-        return [BasketLine(product_id=p, quantity=q) for p, q in quantities.items()]
+        return [BasketLine(product_id=p, variant_id=v, quantity=q)
+                for (p, v), q in quantities.items()]
 
     def digest(self) -> str:
         """The same basket, whatever the order of its lines, has the same digest."""
         canonical = {"hub_id": str(self.hub_id), "slot_id": str(self.slot_id),
-                     "lines": sorted([str(line.product_id), line.quantity] for line in self.lines)}
+                     "lines": sorted([str(line.product_id), str(line.variant_id or ""),
+                                      line.quantity] for line in self.lines)}
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
-class Offer(Protocol):
+@dataclass(frozen=True)
+class VariantOffer:
+    id: UUID
+    label: str
+    price_cents: int
+    available: bool
+
+
+@dataclass(frozen=True)
+class ProductOffer:
+    """A product as the catalog last described it, with every variant of it."""
+
     id: UUID
     shop_id: UUID
     hub_id: UUID
     name: str
-    price_cents: int
     available: bool
+    variants: tuple[VariantOffer, ...]
+
+    def on_sale(self) -> ProductOffer:
+        """The product with its variants on sale only."""
+        return replace(self, variants=tuple(v for v in self.variants if v.available))
 
 
 class SlotChoice(Protocol):
@@ -186,11 +208,18 @@ class SlotChoice(Protocol):
     starts_at: datetime
 
 
+def article(name: str, variant_label: str) -> str:
+    """A variant as residents and shops read it: "Miel · 500 g", or the product's name alone."""
+    return f"{name} · {variant_label}" if variant_label else name
+
+
 @dataclass(frozen=True)
 class PricedLine:
     product_id: UUID
+    variant_id: UUID
     shop_id: UUID
     name: str
+    variant_label: str
     quantity: int
     unit_price_cents: int
 
@@ -210,24 +239,28 @@ class PricedPart:
 
 
 def price_basket(basket: Basket, *, hub_known: bool, slot: SlotChoice | None,
-                 offers: Mapping[UUID, Offer], now: datetime) -> list[PricedPart]:
+                 offers: Mapping[UUID, ProductOffer], now: datetime) -> list[PricedPart]:
     """The basket priced from the read models and split by shop, in the order of its lines;
     InvalidBasket names everything wrong with it at once."""
     if not hub_known:
         raise InvalidBasket(f"unknown hub {basket.hub_id}")
     problems = _slot_problems(basket, slot, now)
-    lines: list[PricedLine] = []
+    lines: dict[UUID, PricedLine] = {}
     for wanted in basket.lines:
         offer = offers.get(wanted.product_id)
-        problem = _offer_problem(basket.hub_id, wanted.product_id, offer)
+        variant, problem = _chosen_variant(basket.hub_id, wanted, offer)
         if problem:
             problems.append(problem)
-        else:
-            lines.append(PricedLine(offer.id, offer.shop_id, offer.name, wanted.quantity,
-                                    offer.price_cents))
+            continue
+        # A line naming the variant and one leaving it unnamed are the same variant.
+        quantity = wanted.quantity + (lines[variant.id].quantity if variant.id in lines else 0)
+        if quantity > MAX_QUANTITY:
+            problems.append(f"at most {MAX_QUANTITY} of one product: {variant.id}")
+        lines[variant.id] = PricedLine(offer.id, variant.id, offer.shop_id, offer.name,
+                                       variant.label, quantity, variant.price_cents)
     if problems:
         raise InvalidBasket("; ".join(problems), details=problems)
-    return _split_by_shop(lines)
+    return _split_by_shop(list(lines.values()))
 
 
 def _slot_problems(basket: Basket, slot: SlotChoice | None, now: datetime) -> list[str]:
@@ -240,14 +273,30 @@ def _slot_problems(basket: Basket, slot: SlotChoice | None, now: datetime) -> li
     return []
 
 
-def _offer_problem(hub_id: UUID, product_id: UUID, offer: Offer | None) -> str | None:
+def _chosen_variant(hub_id: UUID, wanted: BasketLine,
+                    offer: ProductOffer | None) -> tuple[VariantOffer | None, str | None]:
+    """The variant the line asks for, or why it cannot be had."""
+    product_id = wanted.product_id
     if offer is None:
-        return f"unknown product {product_id}"
+        return None, f"unknown product {product_id}"
     if offer.hub_id != hub_id:
-        return f"product {product_id} ({offer.name}) is not sold at hub {hub_id}"
-    if not offer.available:
-        return f"product {product_id} ({offer.name}) is not available"
-    return None
+        return None, f"product {product_id} ({offer.name}) is not sold at hub {hub_id}"
+    if not offer.available or not offer.variants:
+        return None, f"product {product_id} ({offer.name}) is not available"
+    if wanted.variant_id is None:
+        if len(offer.variants) > 1:
+            labels = ", ".join(variant.label for variant in offer.variants)
+            return None, (f"product {product_id} ({offer.name}) comes in several variants "
+                          f"({labels}): name one with variant_id")
+        variant = offer.variants[0]
+    else:
+        variant = next((v for v in offer.variants if v.id == wanted.variant_id), None)
+        if variant is None:
+            return None, f"unknown variant {wanted.variant_id} of product {product_id} ({offer.name})"
+    if not variant.available:
+        return None, (f"variant {variant.id} ({article(offer.name, variant.label)}) "
+                      "is not available")
+    return variant, None
 
 
 def _split_by_shop(lines: Sequence[PricedLine]) -> list[PricedPart]:
@@ -258,5 +307,5 @@ def _split_by_shop(lines: Sequence[PricedLine]) -> list[PricedPart]:
 
 
 def shortage_reasons(shortages: Iterable[tuple[UUID, str]], names: Mapping[UUID, str]) -> list[str]:
-    """Each (product id, reason) a reservation failed for, in words a resident can read."""
-    return [f"{names.get(product_id, 'un produit')} : {reason}" for product_id, reason in shortages]
+    """Each (variant id, reason) a reservation failed for, in words a resident can read."""
+    return [f"{names.get(variant_id, 'un produit')} : {reason}" for variant_id, reason in shortages]

@@ -17,7 +17,7 @@ from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, DomainError
 from libs.kit.pages import problem_page, sign_in_redirect, sign_in_url, templates_for
 from services.order import use_cases
-from services.order.domain import MAX_QUANTITY, Basket, InvalidBasket, OrderStatus
+from services.order.domain import MAX_QUANTITY, Basket, InvalidBasket, OrderStatus, article
 from services.order.use_cases import OrderView
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +40,7 @@ PART_STATUS_LABELS = {
 }
 templates.env.filters["order_status"] = lambda status: ORDER_STATUS_LABELS.get(status, status)
 templates.env.filters["part_status"] = lambda status: PART_STATUS_LABELS.get(status, status)
+templates.env.globals["article"] = article
 
 REFRESH_WHILE_WAITING_S = "5"
 MAX_REASON_LENGTH = 500
@@ -141,7 +142,9 @@ def _saga_moving(view: OrderView) -> bool:
 
 
 def _basket_from(hub_id: UUID, form: FormData) -> Basket:
-    lines = [{"product_id": name.removeprefix("qty-"), "quantity": str(value).strip()}
+    """The basket of the form's ``qty-<product>.<variant>`` fields (``qty-<product>`` for a
+    product sold one way), those with a quantity."""
+    lines = [_basket_line(name.removeprefix("qty-"), str(value).strip())
              for name, value in form.multi_items()
              if name.startswith("qty-") and str(value).strip() not in ("", "0")]
     if not lines:
@@ -153,6 +156,11 @@ def _basket_from(hub_id: UUID, form: FormData) -> Basket:
     except ValidationError:
         raise InvalidBasket(f"vérifiez le créneau et les quantités (de 0 à {MAX_QUANTITY} par "
                             "produit).") from None
+
+
+def _basket_line(field: str, quantity: str) -> dict:
+    product_id, _, variant_id = field.partition(".")
+    return {"product_id": product_id, "variant_id": variant_id or None, "quantity": quantity}
 
 
 async def _basket_page(request: Request, runtime: Runtime, viewer: Principal | None,

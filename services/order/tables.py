@@ -62,7 +62,7 @@ class Shop(OrderTable, table=True):
 
 
 class Product(OrderTable, table=True):
-    """What a basket is priced with (ProductListed, ProductChanged); never the client's word."""
+    """What a basket holds (ProductListed, ProductChanged); its prices are its variants'."""
 
     __tablename__ = "products"
 
@@ -70,8 +70,20 @@ class Product(OrderTable, table=True):
     shop_id: UUID = Field(index=True)
     hub_id: UUID = Field(index=True)
     name: str = Field(max_length=200)
+    available: bool = True
+
+
+class ProductVariant(OrderTable, table=True):
+    """What a basket is priced with (ProductListed, ProductChanged); never the client's word."""
+
+    __tablename__ = "product_variants"
+
+    id: UUID = Field(primary_key=True)
+    product_id: UUID = Field(index=True)
+    label: str = Field(max_length=50)
     price_cents: int
     available: bool = True
+    position: int  # the catalog's order of the product's variants
 
 
 class Order(OrderTable, table=True):
@@ -113,14 +125,16 @@ class OrderPart(OrderTable, table=True):
 
 
 class OrderLine(OrderTable, table=True):
-    """One product of an order, at the price it had when the order was placed."""
+    """One variant of a product in an order, at the price it had when the order was placed."""
 
     __tablename__ = "order_lines"
 
     order_id: UUID = Field(foreign_key="orders.id", primary_key=True)
-    product_id: UUID = Field(primary_key=True)
+    variant_id: UUID = Field(primary_key=True)
+    product_id: UUID
     shop_id: UUID
     name: str = Field(max_length=200)
+    variant_label: str = Field(max_length=50)
     quantity: int
     unit_price_cents: int
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -62,7 +63,10 @@ from services.order.domain import (
     PartTrigger,
     PaymentStatus,
     PricedPart,
+    ProductOffer,
     Trigger,
+    VariantOffer,
+    article,
     check_part_cancellable,
     is_payment_overdue,
     may_read_order,
@@ -80,11 +84,13 @@ from services.order.tables import (
     OrderLine,
     OrderPart,
     Product,
+    ProductVariant,
     Shop,
     Slot,
 )
 
 MAX_LISTED_ORDERS = 100
+LINE_ORDER = (OrderLine.name, OrderLine.variant_label)
 MAX_OFFERED_SLOTS = 50
 SWEEP_BATCH = 500
 
@@ -121,7 +127,7 @@ class ShopPartView:
 class ShopOffer:
     shop_id: UUID
     shop_name: str
-    products: list[Product]
+    products: list[ProductOffer]
 
 
 @dataclass(frozen=True)
@@ -156,16 +162,20 @@ async def record_shop(event: ShopOpened, uow: UnitOfWork) -> None:
                   name=event.name, owner_id=event.owner_id)
 
 
-async def record_listed_product(event: ProductListed, uow: UnitOfWork) -> None:
-    await _upsert(uow.session, Product, event.product_id, id=event.product_id,
-                  shop_id=event.shop_id, hub_id=event.hub_id, name=event.name,
-                  price_cents=event.price_cents)
-
-
-async def record_changed_product(event: ProductChanged, uow: UnitOfWork) -> None:
-    await _upsert(uow.session, Product, event.product_id, id=event.product_id,
-                  shop_id=event.shop_id, hub_id=event.hub_id, name=event.name,
-                  price_cents=event.price_cents, available=event.available)
+async def record_product(event: ProductListed | ProductChanged, uow: UnitOfWork) -> None:
+    """The product as the catalog describes it, its variants exactly those the event names."""
+    session = uow.session
+    await _upsert(session, Product, event.product_id, id=event.product_id, shop_id=event.shop_id,
+                  hub_id=event.hub_id, name=event.name, available=event.available)
+    named = [variant.variant_id for variant in event.variants]
+    await session.execute(delete(ProductVariant).where(
+        col(ProductVariant.product_id) == event.product_id,
+        col(ProductVariant.id).not_in(named)))
+    for position, variant in enumerate(event.variants):
+        await _upsert(session, ProductVariant, variant.variant_id, id=variant.variant_id,
+                      product_id=event.product_id, label=variant.label,
+                      price_cents=variant.price_cents, available=variant.available,
+                      position=position)
 
 
 async def _upsert(session: AsyncSession, model: type, key, **values) -> None:
@@ -216,9 +226,9 @@ def _same_basket(order: Order, digest: str) -> Order:
 async def _new_order(uow: UnitOfWork, resident: Principal, basket: Basket, key: str,
                      digest: str) -> Order:
     session, now = uow.session, utc_now()
-    product_ids = [line.product_id for line in basket.lines]
-    offers = {p.id: p for p in (await session.exec(
-        select(Product).where(col(Product.id).in_(product_ids)))).all()}
+    products = (await session.exec(select(Product).where(
+        col(Product.id).in_({line.product_id for line in basket.lines})))).all()
+    offers = {offer.id: offer for offer in await _offers(session, list(products))}
     parts = price_basket(basket, hub_known=await session.get(Hub, basket.hub_id) is not None,
                          slot=await session.get(Slot, basket.slot_id), offers=offers, now=now)
     order = Order(id=uuid4(), hub_id=basket.hub_id, slot_id=basket.slot_id,
@@ -242,15 +252,17 @@ def _part_rows(order_id: UUID, parts: Sequence[PricedPart]) -> list[OrderPart | 
         rows.append(OrderPart(order_id=order_id, shop_id=part.shop_id, status=PartStatus.PENDING,
                               total_cents=part.total_cents))
         rows.extend(OrderLine(order_id=order_id, product_id=line.product_id,
-                              shop_id=line.shop_id, name=line.name, quantity=line.quantity,
+                              variant_id=line.variant_id, shop_id=line.shop_id, name=line.name,
+                              variant_label=line.variant_label, quantity=line.quantity,
                               unit_price_cents=line.unit_price_cents) for line in part.lines)
     return rows
 
 
 def _priced_contract(part: PricedPart) -> PartContract:
     return PartContract(shop_id=part.shop_id, total_cents=part.total_cents, lines=[
-        LineContract(product_id=line.product_id, shop_id=line.shop_id, name=line.name,
-                     quantity=line.quantity, unit_price_cents=line.unit_price_cents)
+        LineContract(product_id=line.product_id, variant_id=line.variant_id, shop_id=line.shop_id,
+                     name=line.name, variant_label=line.variant_label, quantity=line.quantity,
+                     unit_price_cents=line.unit_price_cents)
         for line in part.lines])
 
 
@@ -285,8 +297,9 @@ async def reject_for_shortages(event: StockReservationFailed, uow: UnitOfWork) -
     order = await _order_for_update(uow.session, event.order_id)
     if order is None:
         return
-    names = {line.product_id: line.name for line in await _lines(uow.session, order.id)}
-    shortages = [(short.product_id, short.reason) for short in event.shortages]
+    names = {line.variant_id: article(line.name, line.variant_label)
+             for line in await _lines(uow.session, order.id)}
+    shortages = [(short.variant_id, short.reason) for short in event.shortages]
     await _reject(order, uow, shortage_reasons(shortages, names))
 
 
@@ -450,7 +463,7 @@ async def _lines(session: AsyncSession, order_id: UUID,
     query = select(OrderLine).where(OrderLine.order_id == order_id)
     if shop_id is not None:
         query = query.where(OrderLine.shop_id == shop_id)
-    return list((await session.exec(query.order_by(OrderLine.name))).all())
+    return list((await session.exec(query.order_by(*LINE_ORDER))).all())
 
 
 async def _live_parts(session: AsyncSession, order_id: UUID) -> list[PartContract]:
@@ -463,7 +476,8 @@ async def _live_parts(session: AsyncSession, order_id: UUID) -> list[PartContrac
 
 
 def _line_contract(line: OrderLine) -> LineContract:
-    return LineContract(product_id=line.product_id, shop_id=line.shop_id, name=line.name,
+    return LineContract(product_id=line.product_id, variant_id=line.variant_id,
+                        shop_id=line.shop_id, name=line.name, variant_label=line.variant_label,
                         quantity=line.quantity, unit_price_cents=line.unit_price_cents)
 
 
@@ -514,16 +528,30 @@ async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
         products = (await session.exec(
             select(Product).where(Product.hub_id == hub_id, col(Product.available).is_(True))
             .order_by(Product.name))).all()
+        offers = [offer.on_sale() for offer in await _offers(session, list(products))]
         names = await _shop_names(session, {p.shop_id for p in products})
         slots = (await session.exec(
             select(Slot).where(Slot.hub_id == hub_id, col(Slot.starts_at) > utc_now())
             .order_by(Slot.starts_at).limit(MAX_OFFERED_SLOTS))).all()
-    by_shop: dict[UUID, list[Product]] = {}
-    for product in products:
-        by_shop.setdefault(product.shop_id, []).append(product)
+    by_shop: dict[UUID, list[ProductOffer]] = {}
+    for offer in offers:
+        if offer.variants:
+            by_shop.setdefault(offer.shop_id, []).append(offer)
     shops = sorted((ShopOffer(shop_id, names.get(shop_id, ""), shop_products)
                     for shop_id, shop_products in by_shop.items()), key=lambda s: s.shop_name)
     return HubOffer(hub, shops, list(slots))
+
+
+async def _offers(session: AsyncSession, products: list[Product]) -> list[ProductOffer]:
+    """``products`` with their variants, in the catalog's order."""
+    variants: dict[UUID, list[VariantOffer]] = {product.id: [] for product in products}
+    for v in (await session.exec(
+            select(ProductVariant).where(col(ProductVariant.product_id).in_(list(variants)))
+            .order_by(ProductVariant.position))).all():
+        variants[v.product_id].append(VariantOffer(v.id, v.label, v.price_cents, v.available))
+    return [ProductOffer(product.id, product.shop_id, product.hub_id, product.name,
+                         product.available, tuple(variants[product.id]))
+            for product in products]
 
 
 async def _may_read(session: AsyncSession, viewer: Principal, order: Order) -> bool:
@@ -549,7 +577,7 @@ async def _views(session: AsyncSession, orders: list[Order]) -> list[OrderView]:
     parts = (await session.exec(select(OrderPart).where(col(OrderPart.order_id).in_(ids))
                                 .order_by(OrderPart.shop_id))).all()
     lines = (await session.exec(select(OrderLine).where(col(OrderLine.order_id).in_(ids))
-                                .order_by(OrderLine.name))).all()
+                                .order_by(*LINE_ORDER))).all()
     names = await _shop_names(session, {part.shop_id for part in parts})
     slots = {slot.id: slot for slot in (await session.exec(
         select(Slot).where(col(Slot.id).in_({order.slot_id for order in orders})))).all()}
@@ -566,7 +594,7 @@ async def _lines_of(session: AsyncSession, order_ids: list[UUID],
         return {}
     lines = (await session.exec(
         select(OrderLine).where(col(OrderLine.order_id).in_(order_ids),
-                                OrderLine.shop_id == shop_id).order_by(OrderLine.name))).all()
+                                OrderLine.shop_id == shop_id).order_by(*LINE_ORDER))).all()
     by_order: dict[UUID, list[OrderLine]] = {}
     for line in lines:
         by_order.setdefault(line.order_id, []).append(line)

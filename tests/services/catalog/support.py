@@ -20,7 +20,7 @@ from libs.kit.runtime import ServiceRuntime
 from libs.messaging.port import Record
 from services.catalog.bootstrap import CatalogSettings
 from services.catalog.main import create_app
-from services.catalog.tables import Product
+from services.catalog.tables import ProductVariant
 
 
 @dataclass
@@ -48,11 +48,11 @@ class Catalog:
             decoded = [registry.decode_bytes(raw)[1] for raw in rows]
         return [event for event in decoded if kind is None or isinstance(event, kind)]
 
-    async def stock(self, product_id: UUID | str) -> tuple[int, int]:
-        """(on hand, reserved) as stored."""
+    async def stock(self, product: dict, variant: int = 0) -> tuple[int, int]:
+        """(on hand, reserved) of a variant of ``product`` (its first), as stored."""
         async with self.runtime.database.sessions() as session:
-            product = await session.get(Product, UUID(str(product_id)))
-            return product.on_hand, product.reserved
+            stored = await session.get(ProductVariant, UUID(product["variants"][variant]["id"]))
+            return stored.on_hand, stored.reserved
 
     def headers(self, principal: Principal) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(principal)}"}
@@ -105,13 +105,20 @@ class Catalog:
         return found.json()
 
 
+def variant_of(product: dict, label: str) -> dict:
+    """``product`` to be ordered in its variant labelled ``label`` (else, its first variant)."""
+    return {**product, "variant": next(v for v in product["variants"] if v["label"] == label)}
+
+
 def order_placed(hub_id: UUID, lines: Iterable[tuple[dict, int]]) -> OrderPlaced:
     """An order for ``(product, quantity)`` lines, split into one part per shop."""
     parts: dict[str, list[OrderLine]] = {}
     for product, quantity in lines:
+        variant = product.get("variant") or product["variants"][0]
         parts.setdefault(product["shop_id"], []).append(OrderLine(
-            product_id=product["id"], shop_id=product["shop_id"], name=product["name"],
-            quantity=quantity, unit_price_cents=product["price_cents"],
+            product_id=product["id"], variant_id=variant["id"], shop_id=product["shop_id"],
+            name=product["name"], variant_label=variant["label"], quantity=quantity,
+            unit_price_cents=variant["price_cents"],
         ))
     order_parts = [
         OrderPart(shop_id=shop_id, lines=part_lines,

@@ -35,6 +35,7 @@ async def test_the_owner_sees_their_products_with_stock_and_price(catalog, shop)
     assert "Pain de campagne" in page.text
     assert "4,50\u00a0€" in page.text
     assert "<td>7 " in page.text  # 10 on hand, 3 reserved
+    assert "(3 réservés)" in page.text
     assert 'value="10"' in page.text
     assert "marie" in page.text  # who is signed in
 
@@ -74,17 +75,86 @@ async def test_the_stock_on_hand_is_set_by_form_but_never_below_reservations(cat
     hub_id, owner, opened = shop
     bread = await catalog.list_product(opened, owner, stock=10)
     await catalog.feed(order_placed(hub_id, [(bread, 3)]))
-    action = f"/catalog/shops/{opened['id']}/products/{bread['id']}/stock"
+    action = f"/catalog/shops/{opened['id']}/variants/{bread['variants'][0]['id']}/stock"
 
     restocked = await catalog.client.post(action, headers=catalog.session_cookie(owner),
-                                          data={"stock": "20"})
+                                          data={"stock": "20", "reason": "fournée du matin"})
+    counted = await catalog.client.post(action, headers=catalog.session_cookie(owner),
+                                        data={"stock": "18", "reason": ""})
     too_low = await catalog.client.post(action, headers=catalog.session_cookie(owner),
                                         data={"stock": "2"})
+    page = await catalog.client.get(restocked.headers["location"],
+                                    headers=catalog.session_cookie(owner))
 
-    assert restocked.status_code == 303
+    assert restocked.status_code == counted.status_code == 303
     assert too_low.status_code == 409
     assert "ne peut pas descendre sous les unités réservées" in too_low.text
-    assert await catalog.stock(bread["id"]) == (20, 3)
+    assert await catalog.stock(bread) == (18, 3)
+    assert "Stock mis à jour." in page.text
+    movements = page.text[page.text.index("Derniers mouvements de stock"):]
+    assert movements.index("Inventaire") < movements.index("fournée du matin")
+    assert "+10" in movements and "-2" in movements and "marie@fournil.test" in movements
+
+
+async def test_the_owner_sees_each_variant_with_its_own_stock_form(catalog, shop):
+    hub_id, owner, opened = shop
+    honey = (await catalog.client.post(
+        f"/catalog/api/v1/shops/{opened['id']}/products", headers=catalog.headers(owner),
+        json={"name": "Miel", "unit": "piece", "categories": ["epicerie"], "variants": [
+            {"label": "250 g", "price_cents": 650, "stock": 10},
+            {"label": "500 g", "price_cents": 1150, "stock": 4}]})).json()
+
+    page = await catalog.client.get(f"/catalog/shops/{opened['id']}",
+                                    headers=catalog.session_cookie(owner))
+
+    html = page.text
+    assert "Épicerie" in html and "TVA 5,5 %" in html
+    for variant, price in zip(honey["variants"], ("6,50\u00a0€", "11,50\u00a0€"), strict=True):
+        assert f'action="/catalog/shops/{opened["id"]}/variants/{variant["id"]}/stock"' in html
+        assert variant["label"] in html and variant["sku"] in html and price in html
+    assert f'action="/catalog/shops/{opened["id"]}/products/{honey["id"]}/variants"' in html
+
+
+async def test_a_product_is_added_by_form_with_its_details_and_first_variant(catalog, shop):
+    hub_id, owner, opened = shop
+
+    added = await catalog.client.post(f"/catalog/shops/{opened['id']}/products",
+                                      headers=catalog.session_cookie(owner), data={
+                                          "name": "Cidre brut", "description": "Du Trégor.",
+                                          "category": "boissons", "unit": "litre",
+                                          "vat_rate_bps": "2000", "label": "75 cl",
+                                          "price": "6,20", "stock": "12"})
+
+    assert added.status_code == 303
+    [product] = await catalog.products(hub_id)
+    assert (product["name"], product["description"], product["categories"], product["unit"],
+            product["vat_rate_bps"]) == ("Cidre brut", "Du Trégor.", ["boissons"], "litre", 2000)
+    assert [(v["label"], v["price_cents"], v["stock_available"]) for v in product["variants"]] == [
+        ("75 cl", 620, 12)]
+
+
+async def test_a_variant_is_added_by_form_and_a_taken_label_is_told(catalog, shop):
+    hub_id, owner, opened = shop
+    bread = await catalog.list_product(opened, owner, "Pain de campagne", price_cents=450)
+    action = f"/catalog/shops/{opened['id']}/products/{bread['id']}/variants"
+
+    added = await catalog.client.post(action, headers=catalog.session_cookie(owner),
+                                      data={"label": "1 kg", "price": "8", "stock": "5"})
+    taken = await catalog.client.post(action, headers=catalog.session_cookie(owner),
+                                      data={"label": "1 KG", "price": "9", "stock": "1"})
+    faulty = await catalog.client.post(action, headers=catalog.session_cookie(owner),
+                                       data={"label": "2 kg", "price": "huit", "stock": "1"})
+
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/catalog/shops/{opened['id']}?fait=variante"
+    assert taken.status_code == 409
+    assert "déjà une variante de ce nom" in unescape(taken.text)
+    assert faulty.status_code == 422
+    assert "Prix invalide" in faulty.text
+    assert 'value="huit"' in faulty.text and "<details open>" in faulty.text
+    [product] = await catalog.products(hub_id)
+    assert [(v["label"], v["price_cents"]) for v in product["variants"]] == [("", 450),
+                                                                            ("1 kg", 800)]
 
 
 async def test_only_the_owner_reaches_the_shop_page(catalog, shop):

@@ -6,8 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from libs.contracts.catalog import ProductChanged, ProductListed, StockReserved
-from tests.services.catalog.support import order_placed
+from libs.contracts.catalog import ProductChanged, ProductListed
 
 
 @pytest.fixture
@@ -27,11 +26,22 @@ async def test_the_owner_lists_a_product(catalog, shop):
 
     assert listed.status_code == 201, listed.text
     product = listed.json()
-    assert product == {"id": product["id"], "shop_id": opened["id"], "name": "Pain de campagne",
-                       "price_cents": 450, "stock_available": 12}
+    [variant] = product["variants"]
+    assert product == {
+        "id": product["id"], "shop_id": opened["id"], "name": "Pain de campagne",
+        "price_cents": 450, "stock_available": 12, "description": "", "unit": "piece",
+        "vat_rate_bps": 550, "categories": [], "tags": [], "available": True,
+        "variants": [{"id": variant["id"], "product_id": product["id"], "label": "",
+                      "sku": "PAIN-DE-CAMPAGNE", "price_cents": 450, "stock_available": 12,
+                      "available": True, "stock_on_hand": 12, "stock_reserved": 0}],
+    }
     [event] = await catalog.events(ProductListed)
-    assert (str(event.product_id), event.hub_id, event.price_cents) == (product["id"], hub_id, 450)
-    assert await catalog.products(hub_id) == [product]
+    assert (str(event.product_id), event.hub_id, event.available) == (product["id"], hub_id, True)
+    assert [(str(v.variant_id), v.label, v.price_cents) for v in event.variants] == [
+        (variant["id"], "", 450)]
+    public_variant = {k: variant[k] for k in ("id", "label", "sku", "price_cents", "stock_available")}
+    assert await catalog.products(hub_id) == [
+        {k: v for k, v in product.items() if k != "available"} | {"variants": [public_variant]}]
 
 
 async def test_only_the_owner_lists_products_in_a_shop(catalog, shop):
@@ -55,7 +65,7 @@ async def test_only_the_owner_lists_products_in_a_shop(catalog, shop):
     ({"name": "Cidre", "price_cents": 4.5, "stock": 5}, "price_cents"),
     ({"name": "Cidre", "price_cents": 600, "stock": -2}, "stock"),
     ({"name": "", "price_cents": 600, "stock": 5}, "name"),
-    ({"name": "Cidre", "stock": 5}, "price_cents"),
+    ({"name": "Cidre", "stock": 5}, ""),
 ])
 async def test_a_product_needs_a_name_a_price_and_a_stock(catalog, shop, body, field):
     _, owner, opened = shop
@@ -64,64 +74,73 @@ async def test_a_product_needs_a_name_a_price_and_a_stock(catalog, shop, body, f
                                         headers=catalog.headers(owner), json=body)
 
     assert invalid.status_code == 422
-    assert [d["field"] for d in invalid.json()["error"]["details"]] == [f"body.{field}"]
+    assert [d["field"] for d in invalid.json()["error"]["details"]] == [
+        f"body.{field}" if field else "body"]
     assert await catalog.events(ProductListed) == []
 
 
-async def test_the_owner_changes_name_price_and_availability(catalog, shop):
+async def test_the_owner_changes_the_product_and_announces_it(catalog, shop):
     hub_id, owner, opened = shop
     product = await catalog.list_product(opened, owner)
 
-    changed = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                         headers=catalog.headers(owner),
-                                         json={"name": "Pain au levain", "price_cents": 520})
+    changed = await catalog.client.patch(
+        f"/catalog/api/v1/products/{product['id']}", headers=catalog.headers(owner),
+        json={"name": "Pain au levain", "description": "Levain naturel, cuit au feu de bois.",
+              "unit": "kg", "vat_rate_bps": 550, "categories": ["boulangerie"],
+              "tags": ["Bio", " levain "]})
     withdrawn = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
                                            headers=catalog.headers(owner), json={"available": False})
 
     assert changed.status_code == 200, changed.text
-    assert changed.json() | {"available": True} == {
-        "id": product["id"], "shop_id": opened["id"], "name": "Pain au levain", "price_cents": 520,
-        "stock_available": 10, "available": True, "stock_on_hand": 10, "stock_reserved": 0,
-    }
+    body = changed.json()
+    assert (body["name"], body["unit"], body["categories"], body["tags"]) == (
+        "Pain au levain", "kg", ["boulangerie"], ["bio", "levain"])
     assert withdrawn.json()["available"] is False
     events = await catalog.events(ProductChanged)
-    assert [(e.name, e.price_cents, e.available) for e in events] == [
-        ("Pain au levain", 520, True), ("Pain au levain", 520, False)]
+    assert [(e.name, e.unit, e.categories, e.available) for e in events] == [
+        ("Pain au levain", "kg", ["boulangerie"], True),
+        ("Pain au levain", "kg", ["boulangerie"], False)]
+    assert events[0].description == "Levain naturel, cuit au feu de bois."
     assert {e.hub_id for e in events} == {hub_id}
     assert await catalog.products(hub_id) == []
 
 
-async def test_setting_the_stock_or_changing_nothing_announces_nothing(catalog, shop):
+async def test_changing_only_what_residents_do_not_see_announces_nothing(catalog, shop):
     hub_id, owner, opened = shop
     product = await catalog.list_product(opened, owner, stock=10)
+    url = f"/catalog/api/v1/products/{product['id']}"
 
-    restocked = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                           headers=catalog.headers(owner), json={"stock": 25})
-    same_price = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                            headers=catalog.headers(owner), json={"price_cents": 450})
+    tagged = await catalog.client.patch(url, headers=catalog.headers(owner), json={"tags": ["bio"]})
+    same_name = await catalog.client.patch(url, headers=catalog.headers(owner),
+                                           json={"name": "Pain de campagne"})
+    restocked = await catalog.client.post(
+        f"/catalog/api/v1/variants/{product['variants'][0]['id']}/stock-adjustments",
+        headers=catalog.headers(owner), json={"delta": 15, "reason": "livraison du matin"})
 
-    assert restocked.status_code == same_price.status_code == 200
+    assert (tagged.status_code, same_name.status_code, restocked.status_code) == (200, 200, 201)
     assert [p["stock_available"] for p in await catalog.products(hub_id)] == [25]
     assert await catalog.events(ProductChanged) == []
 
 
-async def test_the_stock_cannot_go_below_what_orders_hold(catalog, shop):
-    hub_id, owner, opened = shop
-    product = await catalog.list_product(opened, owner, stock=10)
-    await catalog.feed(order_placed(hub_id, [(product, 4)]))
-    assert len(await catalog.events(StockReserved)) == 1
+@pytest.mark.parametrize("body, field", [
+    ({"description": "x" * 2001}, "description"),
+    ({"unit": "dozen"}, "unit"),
+    ({"vat_rate_bps": 1900}, "vat_rate_bps"),
+    ({"categories": ["bijouterie"]}, "categories.0"),
+    ({"tags": [f"t{i}" for i in range(11)]}, "tags"),
+    ({"tags": [" "]}, "tags.0"),
+    ({"price_cents": 500}, "price_cents"),
+])
+async def test_a_product_change_is_checked_field_by_field(catalog, shop, body, field):
+    _, owner, opened = shop
+    product = await catalog.list_product(opened, owner)
 
-    too_low = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                         headers=catalog.headers(owner), json={"stock": 3, "name": "X"})
-    just_enough = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                             headers=catalog.headers(owner), json={"stock": 4})
+    refused = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
+                                         headers=catalog.headers(owner), json=body)
 
-    assert too_low.status_code == 409
-    assert "4 units are reserved" in too_low.json()["error"]["message"]
-    assert just_enough.status_code == 200
-    assert (just_enough.json()["stock_on_hand"], just_enough.json()["stock_available"]) == (4, 0)
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["error"]["details"]] == [f"body.{field}"]
     assert await catalog.events(ProductChanged) == []
-    assert (await catalog.products(hub_id))[0]["name"] == "Pain de campagne"
 
 
 async def test_only_the_owner_changes_a_product(catalog, shop):
@@ -131,14 +150,15 @@ async def test_only_the_owner_changes_a_product(catalog, shop):
     await catalog.open_shop(hub_id, neighbour, "La Cave")
 
     foreign = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                         headers=catalog.headers(neighbour), json={"price_cents": 1})
+                                         headers=catalog.headers(neighbour), json={"name": "X"})
     unknown = await catalog.client.patch(f"/catalog/api/v1/products/{uuid4()}",
-                                         headers=catalog.headers(owner), json={"price_cents": 1})
-    negative = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
-                                          headers=catalog.headers(owner), json={"stock": -1})
+                                         headers=catalog.headers(owner), json={"name": "X"})
+    anonymous = await catalog.client.patch(f"/catalog/api/v1/products/{product['id']}",
+                                           json={"name": "X"})
 
-    assert (foreign.status_code, unknown.status_code, negative.status_code) == (403, 404, 422)
-    assert (await catalog.products(hub_id))[0]["price_cents"] == 450
+    assert (foreign.status_code, unknown.status_code, anonymous.status_code) == (403, 404, 401)
+    assert (await catalog.products(hub_id))[0]["name"] == "Pain de campagne"
+    assert await catalog.events(ProductChanged) == []
 
 
 async def test_search_finds_the_hubs_products_ignoring_case_and_accents(catalog, shop):

@@ -35,7 +35,7 @@ class Market:
         return order_placed(self.hub_id, [(self.products[n], q) for n, q in quantities.items()])
 
     async def stock(self, name: str) -> tuple[int, int]:
-        return await self.catalog.stock(self.products[name]["id"])
+        return await self.catalog.stock(self.products[name])
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ async def test_nothing_is_reserved_unless_everything_can_be_and_every_shortage_i
                                            json={"available": False})
     assert withdrawn.status_code == 200
     ghost = {"id": str(uuid4()), "shop_id": products["bread"]["shop_id"], "name": "Fantôme",
-             "price_cents": 100}
+             "variants": [{"id": str(uuid4()), "label": "", "price_cents": 100}]}
     order = order_placed(market.hub_id, [(products["bread"], 4), (products["cake"], 3),
                                          (products["cider"], 1), (ghost, 1)])
 
@@ -121,7 +121,7 @@ async def test_twenty_orders_for_the_last_unit_reserve_it_once(market):
     assert (len(reserved), len(failed)) == (1, 19)
     assert {e.order_id for e in reserved + failed} == {o.order_id for o in orders}
     assert {(s.available, s.reason) for e in failed for s in e.shortages} == {(0, "plus en stock")}
-    assert await catalog.stock(last_one["id"]) == (1, 1)
+    assert await catalog.stock(last_one) == (1, 1)
     [chouchen] = [p for p in await catalog.products(market.hub_id) if p["id"] == last_one["id"]]
     assert chouchen["stock_available"] == 0
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from libs.auth.tokens import Principal, TokenIssuer
 from libs.contracts import Event, registry
-from libs.contracts.catalog import ProductListed, ShopOpened
+from libs.contracts.catalog import ProductChanged, ProductListed, ProductVariant, ShopOpened
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotOpened
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.port import Record
@@ -82,10 +82,14 @@ class Shop:
     id: uuid.UUID
     name: str
     owner: Principal
-    products: dict[str, tuple[uuid.UUID, int]] = field(default_factory=dict)
+    products: dict[str, ProductListed] = field(default_factory=dict)
+    """Name → the product as the catalog listed it (sold one way: one variant)."""
 
     def product(self, name: str) -> uuid.UUID:
-        return self.products[name][0]
+        return self.products[name].product_id
+
+    def variant(self, name: str) -> uuid.UUID:
+        return self.products[name].variants[0].variant_id
 
 
 @dataclass
@@ -149,11 +153,26 @@ async def open_shop(service: OrderService, hub_id: uuid.UUID, name: str,
     await service.feed(ShopOpened(shop_id=shop.id, hub_id=hub_id, name=name,
                                   owner_id=shop.owner.user_id, owner_email=shop.owner.email))
     for product_name, price in prices.items():
-        product_id = uuid.uuid4()
-        await service.feed(ProductListed(product_id=product_id, shop_id=shop.id, hub_id=hub_id,
-                                         name=product_name, price_cents=price))
-        shop.products[product_name] = (product_id, price)
+        shop.products[product_name] = product_listed(shop.id, hub_id, product_name, [("", price)])
+        await service.feed(shop.products[product_name])
     return shop
+
+
+def product_listed(shop_id: uuid.UUID, hub_id: uuid.UUID, name: str,
+                   variants: list[tuple[str, int]], **fields) -> ProductListed:
+    """A product the catalog announced, sold in (label, price) variants."""
+    return ProductListed(
+        product_id=fields.pop("product_id", uuid.uuid4()), shop_id=shop_id, hub_id=hub_id,
+        name=name, description="", unit="piece", vat_rate_bps=550, categories=[],
+        available=True,
+        variants=[ProductVariant(variant_id=uuid.uuid4(), label=label, sku=f"SKU-{label or 'U'}",
+                                 price_cents=price, available=True) for label, price in variants],
+        **fields)
+
+
+def product_changed(listed: ProductListed, **changes) -> ProductChanged:
+    """The product as ``listed`` announced it, with ``changes``."""
+    return ProductChanged(**{**listed.model_dump(), **changes})
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ async def test_anyone_browses_a_hubs_basket_grouped_by_shop(service, town):
     assert "Commander à La Fabrique" in html
     assert html.index("Boulangerie Le Fournil") < html.index("Fromagerie du Trégor")
     assert "Pain de campagne · 4,20\xa0€" in html
-    assert f'name="qty-{town.bakery.product("Baguette")}"' in html
+    assert f'name="qty-{town.bakery.product("Baguette")}.{town.bakery.variant("Baguette")}"' in html
     assert local_time(town.slot_starts_at) in html
     assert "Sardines" not in html
     assert f"/accounts/login?next=%2Forders%2Fhubs%2F{town.hub_id}" in html
@@ -83,7 +83,7 @@ async def test_a_wrong_checkout_shows_the_basket_again_with_the_problem(service,
     assert "choisissez au moins un produit" in empty.text
     assert form_token(empty.text) == token
 
-    bread = town.bakery.product("Pain de campagne")
+    bread = f"{town.bakery.product('Pain de campagne')}.{town.bakery.variant('Pain de campagne')}"
     silly = await service.client.post(
         f"/orders/hubs/{town.hub_id}/checkout",
         data={"form_token": token, "slot_id": str(town.slot_id), f"qty-{bread}": "-4"},

@@ -7,10 +7,15 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from libs.contracts.catalog import ProductChanged
 from libs.contracts.order import OrderPlaced
 from libs.contracts.pickup import SlotOpened
-from tests.services.order.conftest import open_town, place, read_order, running_order_service
+from tests.services.order.conftest import (
+    open_town,
+    place,
+    product_changed,
+    read_order,
+    running_order_service,
+)
 
 
 async def test_a_basket_of_two_shops_is_one_order_with_a_part_per_shop(service, town):
@@ -39,9 +44,9 @@ async def test_a_basket_of_two_shops_is_one_order_with_a_part_per_shop(service, 
 
 
 async def test_the_price_is_the_catalogs_latest_never_the_clients(service, town):
-    bread = town.bakery.product("Pain de campagne")
-    await service.feed(ProductChanged(product_id=bread, shop_id=town.bakery.id, hub_id=town.hub_id,
-                                      name="Pain de campagne bio", price_cents=480, available=True))
+    bread = town.bakery.products["Pain de campagne"]
+    await service.feed(product_changed(bread, name="Pain de campagne bio", variants=[
+        bread.variants[0].model_copy(update={"price_cents": 480})]))
     body = town.basket(bread=1)
     body["lines"][0]["unit_price_cents"] = 1
     cheating = await service.client.post("/orders/api/v1/orders", json=body, headers={
@@ -71,9 +76,7 @@ async def test_lines_naming_one_product_twice_are_merged(service, town):
 
 
 async def test_a_wrong_basket_is_refused_with_what_is_wrong_and_nothing_is_placed(service, town):
-    await service.feed(ProductChanged(
-        product_id=town.cheese.product("Tomme de Bretagne"), shop_id=town.cheese.id,
-        hub_id=town.hub_id, name="Tomme de Bretagne", price_cents=1290, available=False))
+    await service.feed(product_changed(town.cheese.products["Tomme de Bretagne"], available=False))
     past_slot = uuid.uuid4()
     started = datetime.now(UTC) - timedelta(minutes=5)
     await service.feed(SlotOpened(slot_id=past_slot, hub_id=town.hub_id, starts_at=started,

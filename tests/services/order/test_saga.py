@@ -44,8 +44,8 @@ from tests.services.order.conftest import (
 
 
 def stock_reserved(order_id) -> StockReserved:
-    return StockReserved(order_id=order_id, lines=[ReservedLine(product_id=uuid.uuid4(),
-                                                                quantity=1)])
+    return StockReserved(order_id=order_id, lines=[ReservedLine(
+        product_id=uuid.uuid4(), variant_id=uuid.uuid4(), quantity=1)])
 
 
 def slot_held(town: Town, order_id) -> SlotHeld:
@@ -153,7 +153,8 @@ async def test_a_stock_shortage_rejects_the_order_with_its_reasons(service, town
     order_id = await placed_order(service, town)
     await service.feed(slot_held(town, order_id))
     await service.feed(StockReservationFailed(order_id=order_id, shortages=[ShortLine(
-        product_id=town.cheese.product("Tomme de Bretagne"), requested=1, available=0,
+        product_id=town.cheese.product("Tomme de Bretagne"),
+        variant_id=town.cheese.variant("Tomme de Bretagne"), requested=1, available=0,
         reason="plus en stock")]))
 
     order = await status_of(service, town, order_id)

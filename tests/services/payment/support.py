@@ -83,8 +83,8 @@ def basket(*part_cents: int, buyer: Principal | None = None) -> Basket:
 
 
 def _part(shop_id: UUID, cents: int) -> OrderPart:
-    line = OrderLine(product_id=uuid4(), shop_id=shop_id, name="Pain de campagne", quantity=1,
-                     unit_price_cents=cents)
+    line = OrderLine(product_id=uuid4(), variant_id=uuid4(), shop_id=shop_id,
+                     name="Pain de campagne", variant_label="", quantity=1, unit_price_cents=cents)
     return OrderPart(shop_id=shop_id, total_cents=cents, lines=[line])
 
 

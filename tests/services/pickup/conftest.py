@@ -104,8 +104,8 @@ class Pickup:
 
 
 def part_of(shop_id: UUID, cents: int = 1250) -> OrderPart:
-    line = OrderLine(product_id=uuid4(), shop_id=shop_id, name="Pain de campagne", quantity=1,
-                     unit_price_cents=cents)
+    line = OrderLine(product_id=uuid4(), variant_id=uuid4(), shop_id=shop_id,
+                     name="Pain de campagne", variant_label="", quantity=1, unit_price_cents=cents)
     return OrderPart(shop_id=shop_id, total_cents=cents, lines=[line])
 
 

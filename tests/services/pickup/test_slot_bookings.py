@@ -86,7 +86,8 @@ async def test_a_held_place_goes_back_once_when_the_order_is_undone(pickup):
     await pickup.feed(placed(cancelled, hub_id, slot["id"]))
     assert await remaining(pickup, hub_id, slot["id"]) == 0
 
-    shortage = ShortLine(product_id=uuid4(), requested=2, available=0, reason="épuisé")
+    shortage = ShortLine(product_id=uuid4(), variant_id=uuid4(), requested=2, available=0,
+                         reason="épuisé")
     await pickup.feed(StockReservationFailed(order_id=out_of_stock, shortages=[shortage]))
     await pickup.feed(OrderRejected(order_id=out_of_stock, reasons=["épuisé"]))
     await pickup.feed(OrderCancelled(order_id=cancelled, reason="paiement refusé"))

@@ -1,0 +1,76 @@
+"""Product photos on the shop's back office page (its section is templates/shop_photos.html):
+forms that add and remove them, then go back to the shop (303); a refused photo gets a page that
+says why."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from libs.auth.tokens import Principal
+from libs.auth.web import MaybeUser
+from libs.kit.app import Runtime
+from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.pages import problem_page, sign_in_redirect
+from libs.kit.runtime import ServiceRuntime
+from services.catalog import photo_use_cases
+from services.catalog.photo_api import received_photo
+from services.catalog.photos import (
+    MAX_PHOTOS_PER_PRODUCT,
+    ImageTooLarge,
+    MissingPhoto,
+    NotAnImage,
+    PhotoTooHeavy,
+    TooManyPhotos,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/shops/{shop_id}/products/{product_id}/photos")
+async def add_photo(request: Request, shop_id: UUID, product_id: UUID, principal: MaybeUser,
+                    runtime: Runtime) -> Response:
+    if principal is None:
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
+    try:
+        upload = await received_photo(request, photo_use_cases.photo_limits(runtime))
+        await photo_use_cases.add_photo(runtime, principal, product_id, upload)
+    except DomainError as refusal:
+        return _refused(request, runtime, principal, shop_id, refusal, title="Photo refusée")
+    return RedirectResponse(f"/catalog/shops/{shop_id}?fait=photo", status_code=303)
+
+
+@router.post("/shops/{shop_id}/photos/{photo_id}/delete")
+async def remove_photo(request: Request, shop_id: UUID, photo_id: UUID, principal: MaybeUser,
+                       runtime: Runtime) -> Response:
+    if principal is None:
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
+    try:
+        await photo_use_cases.remove_photo(runtime, principal, photo_id)
+    except DomainError as refusal:
+        return _refused(request, runtime, principal, shop_id, refusal,
+                        title="Photo non retirée")
+    return RedirectResponse(f"/catalog/shops/{shop_id}?fait=photo-retiree", status_code=303)
+
+
+def _refused(request: Request, runtime: ServiceRuntime, principal: Principal, shop_id: UUID,
+             refusal: DomainError, *, title: str) -> Response:
+    limits = photo_use_cases.photo_limits(runtime)
+    messages = {
+        PhotoTooHeavy: f"La photo pèse plus de {limits.max_bytes / 2**20:g} Mo : "
+                       "envoyez une image plus légère.",
+        NotAnImage: "Ce fichier n'est pas une photo au format JPEG, PNG ou WebP.",
+        ImageTooLarge: f"L'image a trop de pixels ({limits.max_pixels / 1e6:g} mégapixels au plus) : "
+                       "réduisez-la avant de l'envoyer.",
+        MissingPhoto: "Choisissez d'abord une photo à envoyer.",
+        TooManyPhotos: f"Un produit a {MAX_PHOTOS_PER_PRODUCT} photos au plus : "
+                       "retirez-en une avant d'en ajouter une autre.",
+        Forbidden: "Seul le commerçant de la boutique peut gérer les photos de ses produits.",
+        NotFound: "Ce produit ou cette photo n'existe pas (ou plus).",
+    }
+    message = next((text for kind, text in messages.items() if isinstance(refusal, kind)),
+                   "La photo n'a pas pu être enregistrée.")
+    return problem_page(request, principal, refusal.status, title=title, message=message,
+                        back=(f"/catalog/shops/{shop_id}", "Retour à la boutique"))

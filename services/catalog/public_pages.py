@@ -1,0 +1,98 @@
+"""The catalogue's public pages, in French, for anyone: a hub's page (its shops, its latest
+products, a search with its filters and pages) and a shop's window. Searching is a form sent by
+GET, so it works without JavaScript and a search can be bookmarked or shared; a criterion that
+makes no sense (an unknown category, say) is left out rather than refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from libs.auth.tokens import Principal
+from libs.auth.web import MaybeUser
+from libs.kit.app import Runtime
+from libs.kit.errors import NotFound
+from libs.kit.pages import problem_page, templates_for
+from services.catalog import storefront
+from services.catalog.domain import CATEGORIES
+from services.catalog.search import MAX_QUERY, Sort
+
+router = APIRouter(include_in_schema=False)
+templates = templates_for(__file__)
+
+SORTS = {
+    Sort.RELEVANCE: "Pertinence",
+    Sort.NAME: "Nom",
+    Sort.PRICE_ASC: "Prix croissant",
+    Sort.PRICE_DESC: "Prix décroissant",
+    Sort.NEWEST: "Nouveautés",
+}
+_ASKED = ("q", "category", "sort", "in_stock", "page")
+
+
+@router.get("/hubs/{hub_id}")
+async def hub_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime
+                   ) -> Response:
+    asked = _asked(request)
+    searched = storefront.criteria_for(hub_id, **asked) if _searching(request) else None
+    try:
+        front = await storefront.hub_front(runtime, hub_id, searched)
+    except NotFound:
+        return _not_found(request, principal)
+    return templates.TemplateResponse(request, "hub.html", {
+        "principal": principal, "front": front, "asked": asked,
+        "categories": CATEGORIES, "sorts": SORTS, "page_url": _page_url(request),
+    })
+
+
+@router.get("/shops/{shop_id}/vitrine")
+async def shop_window(request: Request, shop_id: UUID, principal: MaybeUser, runtime: Runtime
+                      ) -> Response:
+    asked = _asked(request)
+    try:
+        front = await storefront.shop_front(runtime, shop_id, **asked)
+    except NotFound:
+        return _not_found(request, principal)
+    return templates.TemplateResponse(request, "shop_public.html", {
+        "principal": principal, "front": front, "asked": asked, "sorts": SORTS,
+        "page_url": _page_url(request),
+    })
+
+
+def _asked(request: Request) -> dict:
+    """The search criteria of the page's address, those that make sense."""
+    query = request.query_params
+    asked: dict = {"q": query.get("q", "").strip()[:MAX_QUERY] or None}
+    if query.get("category") in CATEGORIES:
+        asked["category"] = query["category"]
+    if query.get("sort") in tuple(Sort):
+        asked["sort"] = Sort(query["sort"])
+    if query.get("in_stock") == "true":
+        asked["in_stock"] = True
+    page = query.get("page", "")
+    asked["page"] = int(page) if page.isdecimal() and 0 < int(page) < 10_000 else 1
+    return asked
+
+
+def _searching(request: Request) -> bool:
+    return any(request.query_params.get(name) for name in _ASKED)
+
+
+def _page_url(request: Request) -> Callable[[int], str]:
+    """The address of another page of the same list."""
+    kept = {name: value for name, value in request.query_params.items()
+            if name in _ASKED and name != "page" and value}
+
+    def page_url(number: int) -> str:
+        return f"{request.url.path}?{urlencode({**kept, 'page': number})}"
+
+    return page_url
+
+
+def _not_found(request: Request, principal: Principal | None) -> Response:
+    return problem_page(request, principal, 404,
+                        message="Ce tiers-lieu ou ce commerce n'existe pas (ou plus).")
