@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 
@@ -18,6 +19,9 @@ app.add_typer(contracts_app, name="contracts")
 accounts_app = typer.Typer(help="User accounts, straight on the accounts database (hub running or not).",
                            no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
+catalog_app = typer.Typer(help="Shops' catalogues, straight on the catalog database (hub running "
+                               "or not).", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,6 +168,96 @@ def list_accounts(data_dir: DataDirOption = None) -> None:
         table.add_row(str(user.id), user.email, user.name, ", ".join(user.roles),
                       local_time(user.created_at, "yyyy-MM-dd HH:mm"))
     Console().print(table)
+
+
+def _catalog_settings(data_dir: Path | None):
+    from services.catalog.bootstrap import CatalogSettings
+
+    return CatalogSettings(data_dir=data_dir) if data_dir else CatalogSettings()
+
+
+@catalog_app.command("import")
+def import_catalogue(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="The CSV file (see the template).")],
+    shop: Annotated[UUID, typer.Option(help="The shop's id.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row, write nothing.")
+                       ] = False,
+    timing: Annotated[bool, typer.Option("--timing", help="Print how long the import took.")
+                      ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Import a shop's catalogue: every row or, when one is bad, none (exit 1, every bad row
+    printed with its line); a variant is found by its SKU, so importing again changes nothing."""
+    import asyncio
+    import time
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from libs.kit.errors import DomainError
+    from services.catalog.commands import import_catalogue as run_import
+    from services.catalog.csv_io import MAX_FILE_BYTES
+
+    errors = Console(stderr=True)
+    data = file.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        errors.print(f"the file is over {MAX_FILE_BYTES // 2**20} MiB", style="red")
+        raise typer.Exit(1)
+    started = time.perf_counter()
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("checking" if dry_run else "importing",
+                                 total=max(data.count(b"\n") - 1, 1))
+        try:
+            report = asyncio.run(run_import(
+                _catalog_settings(data_dir), shop, data, dry_run=dry_run,
+                progress=lambda rows: progress.advance(task, rows)))
+        except DomainError as exc:
+            errors.print(exc.message, style="red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    elapsed = time.perf_counter() - started
+    for error in report.errors:
+        column = f" ({error.column})" if error.column else ""
+        errors.print(f"line {error.line}{column}: {error.message}", style="red", markup=False,
+                     highlight=False)
+    summary = (f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+               f"{report.unchanged} unchanged")
+    if report.errors:
+        summary += f"; {len(report.errors)} errors, nothing written"
+    elif dry_run:
+        summary += " (dry run: nothing written)"
+    typer.echo(summary)
+    if timing:
+        typer.echo(f"{elapsed:.2f} s", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("export")
+def export_catalogue(
+    shop: Annotated[UUID, typer.Option(help="The shop's id.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="Where to write it (default: stdout).")
+                      ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Export a shop's catalogue as CSV; it imports back unchanged."""
+    import asyncio
+
+    from rich.console import Console
+
+    from libs.kit.errors import DomainError
+    from services.catalog.commands import export_catalogue as run_export
+
+    try:
+        text = asyncio.run(run_export(_catalog_settings(data_dir), shop))
+    except DomainError as exc:
+        Console(stderr=True).print(exc.message, style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if output is None:
+        sys.stdout.write(text.removeprefix("\ufeff"))
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 def main() -> None:

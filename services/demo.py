@@ -81,6 +81,9 @@ async def seed_demo(host) -> None:
             owner = await demo.resident(owner_email, shop_name)
             shop_id = (await demo.until(201, "POST", "/catalog/api/v1/shops", admin, {
                 "hub_id": hub_id, "name": shop_name, "owner_email": owner_email}))["id"]
+            await demo.until(200, "PATCH", f"/catalog/api/v1/shops/{shop_id}", owner, {
+                "opening_hours": "mar–sam 8h–19h", "address": HUB["address"] + ", " + HUB["town"],
+                "trade_category": products[0]["categories"][0]})
             for product in products:
                 await demo.until(201, "POST", f"/catalog/api/v1/shops/{shop_id}/products", owner,
                                  product)

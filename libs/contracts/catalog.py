@@ -25,6 +25,16 @@ class ShopOpened(ShopEvent):
     owner_email: str = Field(max_length=320)
 
 
+
+class ShopStatusChanged(ShopEvent):
+    """A shop opened for business (``active``), or not yet or no longer (``draft``,
+    ``suspended``): only an active shop's products are offered and may be ordered."""
+
+    shop_id: UUID
+    hub_id: UUID
+    status: Literal["draft", "active", "suspended"]
+
+
 Unit = Literal["piece", "kg", "litre"]
 VatRateBps = Literal[210, 550, 1000, 2000]
 

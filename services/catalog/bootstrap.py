@@ -11,7 +11,17 @@ from pydantic_settings import SettingsConfigDict
 from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.catalog import api, pages, photo_api, photo_pages, public_pages
+from services.catalog import (
+    api,
+    csv_api,
+    csv_pages,
+    pages,
+    photo_api,
+    photo_pages,
+    public_pages,
+    shop_api,
+    shop_pages,
+)
 from services.catalog.storage import FolderStorage, PhotoStorage, S3Storage
 from services.catalog.subscriptions import SUBSCRIPTIONS
 from services.catalog.tables import CatalogTable
@@ -51,7 +61,9 @@ SERVICE = ServiceDefinition(
     prefix="/catalog",
     metadata=CatalogTable.metadata,
     subscriptions=SUBSCRIPTIONS,
-    routers=[api.router, pages.router, photo_api.router, photo_pages.router, public_pages.router],
+    routers=[api.router, pages.router, photo_api.router, photo_pages.router, public_pages.router,
+             csv_api.router, csv_pages.router, shop_api.router,
+             shop_pages.router],
 )
 
 

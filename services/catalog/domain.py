@@ -25,7 +25,7 @@ from pydantic import (
 
 from libs.contracts.catalog import ShortLine, Unit, VatRateBps
 from libs.contracts.order import OrderPart
-from libs.kit.errors import Conflict, DomainError
+from libs.kit.errors import Conflict, DomainError, Forbidden
 
 # Bounds keep every figure well inside a 32-bit column and out of absurd territory.
 MAX_PRICE_CENTS = 100_000_000
@@ -358,3 +358,70 @@ def check_new_label(label: str, others: Iterable[str]) -> None:
     """A variant's label tells it apart from the product's other variants, whatever the case."""
     if label.casefold() in {other.casefold() for other in others}:
         raise LabelTaken(f"the product already has a variant labelled {label!r}")
+
+
+# --- shops: who may run them, and their status ---------------------------------------------
+
+
+class ShopStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+def may_run_shop(*, is_owner: bool, is_hub_admin: bool, is_platform_admin: bool) -> bool:
+    """Everything a shop's owner may do in the catalog, the merchants' association running its
+    hub (and the platform's administrators) may do on the shop's behalf."""
+    return is_owner or is_hub_admin or is_platform_admin
+
+
+class InvalidStatusChange(Conflict):
+    """The shop cannot go from its status to the one asked."""
+
+
+STATUS_CHANGES: dict[ShopStatus, set[ShopStatus]] = {
+    ShopStatus.DRAFT: {ShopStatus.ACTIVE},
+    ShopStatus.ACTIVE: {ShopStatus.SUSPENDED},
+    ShopStatus.SUSPENDED: {ShopStatus.ACTIVE},
+}
+
+SHOP_STATUSES: dict[str, str] = {"draft": "brouillon", "active": "ouverte",
+                                 "suspended": "suspendue"}
+
+
+def check_status_change(current: ShopStatus, wanted: ShopStatus) -> None:
+    if wanted not in STATUS_CHANGES[current]:
+        raise InvalidStatusChange(f"a {current} shop cannot become {wanted}")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ShopStatus
+
+
+class ShopProfile(BaseModel):
+    """What the shop tells residents about itself; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None = None
+    address: Annotated[str, Field(max_length=300)] | None = None
+    opening_hours: Annotated[str, Field(max_length=200)] | None = None
+    trade_category: Annotated[str, AfterValidator(_known_category)] | None = None
+    contact_email: Email | None = None
+    contact_phone: Annotated[str, Field(max_length=30, pattern=r"^[0-9 +().-]*$")] | None = None
+
+
+class Invitation(BaseModel):
+    """A shop the hub's association opens for someone, as a draft until they accept."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    shop_name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_spaced)]
+    email: Email
+
+
+class NotInvited(Forbidden):
+    """Only the person the shop was opened for may accept it, and only while it is a draft."""

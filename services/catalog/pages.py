@@ -46,6 +46,8 @@ NOTICES = {
     "variante": "Variante ajoutée.",
     "stock": "Stock mis à jour.",
     "boutique": "Boutique ouverte.",
+    "invitation": "Invitation enregistrée : la boutique attend son commerçant.",
+    "invitation-acceptee": "Invitation acceptée : votre boutique est ouverte.",
     "photo": "Photo ajoutée.",
     "photo-retiree": "Photo retirée.",
 }

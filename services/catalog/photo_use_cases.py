@@ -20,8 +20,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
-from libs.kit.errors import Forbidden, NotFound
+from libs.kit.errors import NotFound
 from libs.kit.runtime import RuntimeWork, ServiceRuntime
+from services.catalog import audit
 from services.catalog.photos import (
     MAX_PHOTOS_PER_PRODUCT,
     PhotoLimits,
@@ -32,6 +33,7 @@ from services.catalog.photos import (
 )
 from services.catalog.storage import PhotoStorage
 from services.catalog.tables import Product, ProductPhoto, Shop
+from services.catalog.use_cases import require_running
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,9 @@ async def add_photo(runtime: ServiceRuntime, principal: Principal, product_id: U
                 added_by=principal.user_id, added_at=datetime.now(UTC),
             )
             uow.session.add(photo)
+            audit.record(uow.session, await uow.session.get(Shop, product.shop_id), principal,
+                         "photo_added", f"Photo ajoutée : {product.name}",
+                         {"product_id": product.id, "photo_id": photo.id})
     except Exception:
         await _discard(storage, keys.all())
         raise
@@ -133,8 +138,11 @@ async def remove_photo(runtime: ServiceRuntime, principal: Principal, photo_id: 
         photo = await uow.session.get(ProductPhoto, photo_id)
         if photo is None:
             raise NotFound(f"no photo {photo_id}")
-        _require_owner(principal, await uow.session.get(Shop, photo.shop_id))
+        shop = await uow.session.get(Shop, photo.shop_id)
+        await require_running(uow.session, principal, shop)
         await uow.session.delete(photo)
+        audit.record(uow.session, shop, principal, "photo_removed", "Photo retirée",
+                     {"product_id": photo.product_id, "photo_id": photo.id})
         uow.after_commit(_deletion_of([photo.original_key, photo.thumbnail_key]))
 
 
@@ -181,13 +189,9 @@ async def _product_with_room(session: AsyncSession, principal: Principal, produc
     product = (await session.exec(query)).first()
     if product is None:
         raise NotFound(f"no product {product_id}")
-    _require_owner(principal, await session.get(Shop, product.shop_id))
+    await require_running(session, principal, await session.get(Shop, product.shop_id))
     photos = await session.exec(
         select(func.count()).select_from(ProductPhoto).where(ProductPhoto.product_id == product_id))
     check_room_for_photo(photos.one())
     return product
 
-
-def _require_owner(principal: Principal, shop: Shop | None) -> None:
-    if shop is None or shop.owner_id != principal.user_id:
-        raise Forbidden("only the shop's owner may do this")

@@ -140,7 +140,8 @@ async def hub_front(runtime: ServiceRuntime, hub_id: UUID,
     async with runtime.database.sessions() as session:
         hub = await _hub(session, hub_id)
         cards = [ShopCard(*row) for row in await session.exec(
-            select(Shop.id, Shop.name).where(Shop.hub_id == hub_id).order_by(Shop.name))]
+            select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == "active")
+            .order_by(Shop.name))]
         if searched is None:
             latest = await _listings(runtime, session, await search.first(session, newest))
             return HubFront(hub, cards, featured=latest, results=None)

@@ -9,6 +9,7 @@ from libs.contracts.order import (
     OrderRejected,
 )
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
+from services.catalog.shop_use_cases import attach_invited_shops
 from services.catalog.use_cases import (
     record_assigned_hub_staff,
     record_opened_hub,
@@ -20,7 +21,7 @@ from services.catalog.use_cases import (
 )
 
 SUBSCRIPTIONS = {
-    UserRegistered: [record_registered_user],
+    UserRegistered: [record_registered_user, attach_invited_shops],
     HubOpened: [record_opened_hub],
     HubStaffAssigned: [record_assigned_hub_staff],
     OrderPlaced: [reserve_stock_for_order],

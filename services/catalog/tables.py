@@ -61,9 +61,17 @@ class Shop(CatalogTable, table=True):
     id: UUID = Field(primary_key=True)
     hub_id: UUID = Field(index=True)
     name: str = Field(max_length=200)
-    owner_id: UUID = Field(index=True)
+    # None while the shop awaits the invited person's account (owner_email names them).
+    owner_id: UUID | None = Field(default=None, index=True)
     owner_email: str = Field(max_length=320)
     opened_at: datetime = Field(sa_type=UtcDateTime)
+    status: str = Field(default="active", max_length=20)
+    description: str = Field(default="", max_length=2000)
+    address: str = Field(default="", max_length=300)
+    opening_hours: str = Field(default="", max_length=200)
+    trade_category: str | None = Field(default=None, max_length=50)
+    contact_email: str | None = Field(default=None, max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=30)
 
 
 class Product(CatalogTable, table=True):
@@ -132,6 +140,23 @@ class StockAdjustment(CatalogTable, table=True):
     on_hand_after: int
     by_user_id: UUID
     by_email: str = Field(max_length=320)
+    at: datetime = Field(sa_type=UtcDateTime, index=True)
+
+
+class AuditEntry(CatalogTable, table=True):
+    """One change to a shop or its catalogue: who made it, whether for the shop (the hub's
+    association or a platform administrator acting on its behalf), what, and when."""
+
+    __tablename__ = "shop_audit"
+
+    id: UUID = Field(primary_key=True)
+    shop_id: UUID = Field(index=True)
+    by_user_id: UUID
+    by_email: str = Field(max_length=320)
+    on_behalf: bool
+    action: str = Field(max_length=50)
+    summary: str = Field(max_length=500)
+    changes: dict = Field(default_factory=dict, sa_type=JSON)
     at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 

@@ -34,7 +34,7 @@ from libs.contracts.order import (
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
-from services.catalog import search
+from services.catalog import audit, search
 from services.catalog.domain import (
     MAX_STOCK,
     MAX_VARIANTS,
@@ -55,6 +55,7 @@ from services.catalog.domain import (
     check_new_label,
     checked_on_hand,
     headline,
+    may_run_shop,
     normalized_email,
     quantities_by_variant,
     searchable,
@@ -131,13 +132,15 @@ async def open_shop(runtime: ServiceRuntime, principal: Principal, details: Shop
         shop = Shop(id=uuid4(), hub_id=details.hub_id, name=details.name, owner_id=owner.id,
                     owner_email=owner.email, opened_at=datetime.now(UTC))
         uow.session.add(shop)
+        audit.record(uow.session, shop, principal, "shop_opened", f"Boutique ouverte : {shop.name}",
+                     {"name": shop.name, "owner_email": shop.owner_email})
         await uow.emit(ShopOpened(shop_id=shop.id, hub_id=shop.hub_id, name=shop.name,
                                   owner_id=shop.owner_id, owner_email=shop.owner_email))
     return shop
 
 
 async def list_shops(runtime: ServiceRuntime, hub_id: UUID | None) -> list[Shop]:
-    query = select(Shop).order_by(Shop.name)
+    query = select(Shop).where(Shop.status == "active").order_by(Shop.name)
     if hub_id is not None:
         query = query.where(Shop.hub_id == hub_id)
     async with runtime.database.sessions() as session:
@@ -233,6 +236,9 @@ async def list_product(
         view = ProductView(product, variants, list(new.categories))
         await search.reindex_products(session, [product.id])
         await uow.emit(_state(ProductListed, shop, view))
+        audit.record(session, shop, principal, "product_listed", f"Produit ajouté : {product.name}",
+                     {"product_id": product.id, "name": product.name,
+                      "variants": [variant.label for variant in variants]})
     return view
 
 
@@ -253,6 +259,10 @@ async def change_product(
                 col(ProductCategory.product_id) == product.id))
             session.add_all(ProductCategory(product_id=product.id, category=category)
                             for category in changes.categories)
+        changed = changes.model_dump(exclude_none=True)
+        audit.record(session, shop, principal, "product_changed",
+                     f"Produit modifié : {product.name} ({', '.join(changed)})",
+                     {"product_id": product.id, **changed})
         view = await _announce_change(uow, shop, product, before)
     return view
 
@@ -271,6 +281,9 @@ async def add_variant(
         [sku] = await _skus_for(session, shop.id, product.name, [details])
         position = max(variant.position for variant in view.variants) + 1
         await _add_variants(session, [_new_variant(product, details, sku, position)])
+        audit.record(session, shop, principal, "variant_added",
+                     f"Variante ajoutée à {product.name} : {details.label or sku}",
+                     {"product_id": product.id, "sku": sku, **details.model_dump()})
         view = await _announce_change(uow, shop, product, before)
     return view
 
@@ -295,6 +308,10 @@ async def change_variant(
             variant.price_cents = changes.price_cents
         if changes.available is not None:
             variant.available = changes.available
+        changed = changes.model_dump(exclude_none=True)
+        audit.record(session, shop, principal, "variant_changed",
+                     f"Variante modifiée : {product.name} {variant.label} ({', '.join(changed)})",
+                     {"product_id": product.id, "variant_id": variant.id, **changed})
         await _flush_variants(session)
         view = await _announce_change(uow, shop, product, before)
     return view, variant
@@ -432,9 +449,10 @@ async def adjust_stock(runtime: ServiceRuntime, principal: Principal, variant_id
     """Units in or out, never below those reserved for orders in progress."""
     async with runtime.unit_of_work() as uow:
         variant = await _variant(uow.session, variant_id, for_update=True)
-        await _owned_shop(uow.session, principal, variant.shop_id)
+        shop = await _owned_shop(uow.session, principal, variant.shop_id)
         on_hand = adjusted_on_hand(variant.on_hand, adjustment.delta, reserved=variant.reserved)
-        return _record_adjustment(uow.session, principal, variant, on_hand, adjustment.reason)
+        return _record_adjustment(uow.session, principal, shop, variant, on_hand,
+                                  adjustment.reason)
 
 
 async def set_on_hand(runtime: ServiceRuntime, principal: Principal, variant_id: UUID,
@@ -443,11 +461,11 @@ async def set_on_hand(runtime: ServiceRuntime, principal: Principal, variant_id:
     count is what was on hand)."""
     async with runtime.unit_of_work() as uow:
         variant = await _variant(uow.session, variant_id, for_update=True)
-        await _owned_shop(uow.session, principal, variant.shop_id)
+        shop = await _owned_shop(uow.session, principal, variant.shop_id)
         on_hand = checked_on_hand(count.stock, reserved=variant.reserved)
         if on_hand == variant.on_hand:
             return None
-        return _record_adjustment(uow.session, principal, variant, on_hand, count.reason)
+        return _record_adjustment(uow.session, principal, shop, variant, on_hand, count.reason)
 
 
 async def stock_history(runtime: ServiceRuntime, principal: Principal,
@@ -461,12 +479,17 @@ async def stock_history(runtime: ServiceRuntime, principal: Principal,
             .order_by(col(StockAdjustment.at).desc()))).all())
 
 
-def _record_adjustment(session: AsyncSession, principal: Principal, variant: ProductVariant,
-                       on_hand: int, reason: str) -> StockAdjustment:
+def _record_adjustment(session: AsyncSession, principal: Principal, shop: Shop,
+                       variant: ProductVariant, on_hand: int, reason: str) -> StockAdjustment:
     adjustment = StockAdjustment(id=uuid4(), variant_id=variant.id, shop_id=variant.shop_id,
                                  delta=on_hand - variant.on_hand, reason=reason,
                                  on_hand_after=on_hand, by_user_id=principal.user_id,
                                  by_email=principal.email, at=datetime.now(UTC))
+    why = f" ({reason})" if reason else ""
+    audit.record(session, shop, principal, "stock_adjusted",
+                 f"Stock {variant.sku} : {variant.on_hand} → {on_hand}{why}",
+                 {"variant_id": variant.id, "on_hand": on_hand, "delta": adjustment.delta,
+                  "reason": reason})
     variant.on_hand = on_hand
     session.add(adjustment)
     return adjustment
@@ -623,12 +646,23 @@ async def _known_hub(session: AsyncSession, hub_id: UUID) -> KnownHub:
 
 
 async def _owned_shop(session: AsyncSession, principal: Principal, shop_id: UUID) -> Shop:
+    """The shop, when ``principal`` may run it: its owner, or someone acting on its behalf."""
     shop = await session.get(Shop, shop_id)
     if shop is None:
         raise NotFound(f"no shop {shop_id}")
-    if shop.owner_id != principal.user_id:
-        raise Forbidden("only the shop's owner may do this")
+    await require_running(session, principal, shop)
     return shop
+
+
+async def require_running(session: AsyncSession, principal: Principal, shop: Shop | None) -> None:
+    """The one check every owner-only path goes through."""
+    if shop is not None and may_run_shop(
+        is_owner=shop.owner_id == principal.user_id,
+        is_hub_admin=await session.get(HubAdmin, (shop.hub_id, principal.user_id)) is not None,
+        is_platform_admin=principal.is_platform_admin,
+    ):
+        return
+    raise Forbidden("only the shop's owner or its hub's administrators may do this")
 
 
 async def _owned_product(session: AsyncSession, principal: Principal,

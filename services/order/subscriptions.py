@@ -4,6 +4,7 @@ from libs.contracts.catalog import (
     ProductChanged,
     ProductListed,
     ShopOpened,
+    ShopStatusChanged,
     StockReservationFailed,
     StockReserved,
 )
@@ -26,6 +27,7 @@ SUBSCRIPTIONS = {
     HubStaffAssigned: [use_cases.record_hub_staff],
     SlotOpened: [use_cases.record_slot],
     ShopOpened: [use_cases.record_shop],
+    ShopStatusChanged: [use_cases.record_shop_status],
     ProductListed: [use_cases.record_product],
     ProductChanged: [use_cases.record_product],
     StockReserved: [use_cases.note_stock_reserved],

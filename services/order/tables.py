@@ -51,7 +51,8 @@ class Slot(OrderTable, table=True):
 
 
 class Shop(OrderTable, table=True):
-    """A shop of a hub and its owner (ShopOpened): the owner sees and may cancel its parts."""
+    """A shop of a hub and its owner (ShopOpened): the owner sees and may cancel its parts; only
+    an active shop's products may be ordered (ShopStatusChanged)."""
 
     __tablename__ = "shops"
 
@@ -59,6 +60,7 @@ class Shop(OrderTable, table=True):
     hub_id: UUID = Field(index=True)
     name: str = Field(max_length=200)
     owner_id: UUID = Field(index=True)
+    status: str = Field(default="active", max_length=20)
 
 
 class Product(OrderTable, table=True):

@@ -23,6 +23,7 @@ from libs.contracts.catalog import (
     ProductChanged,
     ProductListed,
     ShopOpened,
+    ShopStatusChanged,
     StockReservationFailed,
     StockReserved,
 )
@@ -160,6 +161,13 @@ async def record_slot(event: SlotOpened, uow: UnitOfWork) -> None:
 async def record_shop(event: ShopOpened, uow: UnitOfWork) -> None:
     await _upsert(uow.session, Shop, event.shop_id, id=event.shop_id, hub_id=event.hub_id,
                   name=event.name, owner_id=event.owner_id)
+
+
+async def record_shop_status(event: ShopStatusChanged, uow: UnitOfWork) -> None:
+    """Events of one shop arrive in order, after its ShopOpened: an unknown shop is not ours."""
+    shop = await uow.session.get(Shop, event.shop_id)
+    if shop is not None:
+        shop.status = event.status
 
 
 async def record_product(event: ProductListed | ProductChanged, uow: UnitOfWork) -> None:
@@ -528,7 +536,8 @@ async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
         products = (await session.exec(
             select(Product).where(Product.hub_id == hub_id, col(Product.available).is_(True))
             .order_by(Product.name))).all()
-        offers = [offer.on_sale() for offer in await _offers(session, list(products))]
+        offers = [offer.on_sale() for offer in await _offers(session, list(products))
+                  if offer.available]
         names = await _shop_names(session, {p.shop_id for p in products})
         slots = (await session.exec(
             select(Slot).where(Slot.hub_id == hub_id, col(Slot.starts_at) > utc_now())
@@ -549,8 +558,12 @@ async def _offers(session: AsyncSession, products: list[Product]) -> list[Produc
             select(ProductVariant).where(col(ProductVariant.product_id).in_(list(variants)))
             .order_by(ProductVariant.position))).all():
         variants[v.product_id].append(VariantOffer(v.id, v.label, v.price_cents, v.available))
+    closed = set((await session.exec(select(Shop.id).where(
+        col(Shop.id).in_({product.shop_id for product in products}),
+        Shop.status != "active"))).all())
     return [ProductOffer(product.id, product.shop_id, product.hub_id, product.name,
-                         product.available, tuple(variants[product.id]))
+                         product.available and product.shop_id not in closed,
+                         tuple(variants[product.id]))
             for product in products]
 
 
