@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.catalog.domain import CATEGORIES, Category, PriceCents, headline
+from services.catalog.domain import CATEGORIES, Category, PriceCents, ShopStatus, headline
 from services.catalog.search_text import (
     QueryTerm,
     folded,
@@ -156,7 +156,7 @@ async def _reindex(session: AsyncSession, product_ids: list[UUID]) -> None:
 def _entry(product: Product, shop: Shop, variants: Sequence[ProductVariant],
            categories: Sequence[str]) -> dict | None:
     on_sale = [variant for variant in variants if variant.available]
-    if not product.available or not on_sale or shop.status != "active":
+    if not product.available or not on_sale or shop.status != ShopStatus.ACTIVE:
         return None
     details = [product.description, *(CATEGORIES.get(c, c) for c in categories), *product.tags,
                *(variant.label for variant in on_sale)]

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from libs.kit.errors import NotFound
 from libs.kit.runtime import ServiceRuntime
 from services.catalog import search
-from services.catalog.domain import UNITS
+from services.catalog.domain import UNITS, ShopStatus
 from services.catalog.photo_use_cases import photo_storage
 from services.catalog.search import SearchCriteria, Sort
 from services.catalog.tables import KnownHub, Product, ProductPhoto, ProductVariant, Shop
@@ -140,7 +140,7 @@ async def hub_front(runtime: ServiceRuntime, hub_id: UUID,
     async with runtime.database.sessions() as session:
         hub = await _hub(session, hub_id)
         cards = [ShopCard(*row) for row in await session.exec(
-            select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == "active")
+            select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == ShopStatus.ACTIVE)
             .order_by(Shop.name))]
         if searched is None:
             latest = await _listings(runtime, session, await search.first(session, newest))
@@ -152,10 +152,11 @@ async def shop_front(runtime: ServiceRuntime, shop_id: UUID, *, page: int = 1, *
                      ) -> ShopFront:
     """A shop, its hub, and a page of its products on sale."""
     async with runtime.database.sessions() as session:
-        found = (await session.exec(select(Shop, KnownHub).join(KnownHub, KnownHub.id == Shop.hub_id)
-                                    .where(Shop.id == shop_id))).first()
+        found = (await session.exec(
+            select(Shop, KnownHub).join(KnownHub, KnownHub.id == Shop.hub_id)
+            .where(Shop.id == shop_id, Shop.status == ShopStatus.ACTIVE))).first()
         if found is None:
-            raise NotFound(f"no shop {shop_id}")
+            raise NotFound(f"no open shop {shop_id}")  # a draft or suspended shop has no window
         shop, hub = found
         criteria = criteria_for(hub.id, shop_id=shop.id, page=page, **asked)
         return ShopFront(shop, hub, await _page(runtime, session, criteria))

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from PIL import Image
 
+from libs.auth.tokens import Principal
 from tests.support.forms import form_to
 
 
@@ -179,6 +180,34 @@ async def test_a_product_with_a_photo_shows_its_thumbnail(catalog, hub):
     html = await _page(catalog, f"/catalog/hubs/{hub_id}", q="pâté")
 
     assert f'<img src="{photo.json()["thumbnail_url"]}" alt=""' in html
+
+
+async def test_a_suspended_shop_leaves_the_public_pages_until_it_reopens(catalog, hub):
+    hub_id, shops, _ = hub
+    bread, _ = shops["bread"]
+    admin = Principal(user_id=uuid4(), email="root@adopte.test", name="Root",
+                      roles=frozenset({"platform_admin"}))
+
+    async def set_status(status: str) -> None:
+        changed = await catalog.client.post(f"/catalog/api/v1/shops/{bread['id']}/status",
+                                            headers=catalog.headers(admin), json={"status": status})
+        assert changed.status_code == 200, changed.text
+
+    await set_status("suspended")
+    suspended = await _page(catalog, f"/catalog/hubs/{hub_id}")
+    window = await catalog.client.get(f"/catalog/shops/{bread['id']}/vitrine")
+    searched = await _page(catalog, f"/catalog/hubs/{hub_id}", q="pâté")
+
+    assert "Boulangerie Le Fournil" not in suspended
+    assert _products_on(suspended) == ["Fromage de chèvre"]
+    assert window.status_code == 404
+    assert _products_on(searched) == []
+
+    await set_status("active")
+    assert _products_on(await _page(catalog, f"/catalog/hubs/{hub_id}", q="pâté")) == [
+        "Pâté de campagne"]
+    assert "<h1>Boulangerie Le Fournil</h1>" in await _page(
+        catalog, f"/catalog/shops/{bread['id']}/vitrine")
 
 
 @pytest.mark.parametrize("path", ["/catalog/hubs/{unknown}", "/catalog/shops/{unknown}/vitrine"])
