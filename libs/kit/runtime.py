@@ -166,9 +166,11 @@ class ServiceRuntime:
         self.adapters = dict(adapters or {})
         self.token_verifier: TokenVerifier | None = None
         self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
         self._after_commit_tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
+        self._stopping.clear()
         _, public_key = self.settings.jwt_key_files()
         self.token_verifier = TokenVerifier(public_key.read_text())
         await self.database.start()
@@ -197,9 +199,14 @@ class ServiceRuntime:
                 self._every(periodic.period_s(self.settings), periodic.run)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Periodic work finishes its round: cancelled inside a transaction, it could leave an
+        # SQLite connection holding the write lock.
+        self._stopping.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=self.after_commit_grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self.consumer:
             await self.consumer.stop()
@@ -297,12 +304,13 @@ class ServiceRuntime:
         return problems
 
     async def _every(self, seconds: float, work: RuntimeWork) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await work(self)
             except Exception:
                 log.exception("periodic work failed", extra={"work": _name(work)})
-            await asyncio.sleep(seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
 
 
 def _name(work: Callable) -> str:

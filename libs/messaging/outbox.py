@@ -123,22 +123,29 @@ class OutboxRelay:
         self.purge_every_s = purge_every_s
         self._last_purge = 0.0
         self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
         self.failing = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.service}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let the batch in hand finish: a task cancelled inside its transaction can leave an
+        SQLite connection holding the write lock."""
         if self._task is None:
             return
-        self._task.cancel()
+        self._stop.set()
+        self.outbox.committed.set()
+        _, late = await asyncio.wait([self._task], timeout=grace_s)
+        for task in late:
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stop.is_set():
             self.outbox.committed.clear()
             try:
                 published = await self.publish_pending()
@@ -148,7 +155,8 @@ class OutboxRelay:
                 self.failing = failures >= 3
                 delay = min(30.0, 0.1 * 2**failures)
                 log.exception("outbox relay failed; retrying", extra={"retry_in_s": delay})
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
                 continue
             if published < self.batch_size:
                 with contextlib.suppress(TimeoutError):
