@@ -3,18 +3,17 @@ folder served at /catalog/media/<key>."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from libs.kit.errors import NotFound
 from services.catalog import photo_use_cases
+from services.catalog.photo_use_cases import PhotoView
 from services.catalog.photos import MissingPhoto, PhotoLimits, check_weight
 from services.catalog.storage import CACHE_CONTROL, FolderStorage, content_type_of
 
@@ -28,18 +27,6 @@ _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-da
     "properties": {UPLOAD_FIELD: {"type": "string", "format": "binary",
                                   "description": "A JPEG, PNG or WebP photo."}},
 }}}}}
-
-
-class PhotoOut(BaseModel):
-    id: UUID
-    product_id: UUID
-    url: str
-    thumbnail_url: str
-    width: int
-    height: int
-    thumbnail_width: int
-    thumbnail_height: int
-    added_at: datetime
 
 
 async def received_photo(request: Request, limits: PhotoLimits) -> bytes:
@@ -57,7 +44,7 @@ async def received_photo(request: Request, limits: PhotoLimits) -> bytes:
     return photo
 
 
-@router.post("/api/v1/products/{product_id}/photos", status_code=201, response_model=PhotoOut,
+@router.post("/api/v1/products/{product_id}/photos", status_code=201, response_model=PhotoView,
              openapi_extra=_UPLOAD_BODY)
 async def add_photo(product_id: UUID, request: Request, principal: CurrentUser, runtime: Runtime):
     """The shop's owner only. The photo is decoded (JPEG, PNG or WebP; 415 otherwise), refused
@@ -68,7 +55,7 @@ async def add_photo(product_id: UUID, request: Request, principal: CurrentUser, 
     return await photo_use_cases.add_photo(runtime, principal, product_id, upload)
 
 
-@router.get("/api/v1/products/{product_id}/photos", response_model=list[PhotoOut])
+@router.get("/api/v1/products/{product_id}/photos", response_model=list[PhotoView])
 async def list_photos(product_id: UUID, runtime: Runtime):
     """The product's photos, oldest first."""
     return await photo_use_cases.photos_of_product(runtime, product_id)

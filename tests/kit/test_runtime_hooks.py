@@ -120,7 +120,6 @@ async def test_after_commit_work_is_dropped_when_the_transaction_rolls_back(tmp_
                 uow.after_commit(remember)
                 raise LookupError("the use case fails")
         await runtime.settle()
-        await asyncio.sleep(0.05)
         assert ran == []
         assert await stamps(runtime) == set()
 
