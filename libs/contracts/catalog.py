@@ -80,6 +80,19 @@ class ProductChanged(ProductState):
     """The product as it now is: its details, its availability, or a variant added or changed."""
 
 
+class StockLevelChanged(ProductEvent):
+    """How many of a variant can still be ordered changed: stock adjusted or imported, reserved
+    for an order, released or sold. ``revision`` grows with every change of the variant's
+    stock, so a reader keeps the highest it has seen whatever order events reach it in."""
+
+    product_id: UUID
+    variant_id: UUID
+    shop_id: UUID
+    hub_id: UUID
+    available: int = Field(ge=0)
+    revision: int = Field(ge=1)
+
+
 class ReservedLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
