@@ -45,10 +45,10 @@ from sqlalchemy.engine import make_url
 
 from bench.bus import machine, percentile, postgres_version, throwaway_postgres
 from libs.kit.db import Database
-from services.catalog import search
 from services.catalog.bootstrap import CatalogSettings
 from services.catalog.domain import CATEGORIES
 from services.catalog.main import create_app
+from services.catalog.storefront import search
 from services.catalog.tables import (
     CatalogTable,
     KnownHub,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from libs.kit.db import Database
 from services.catalog.bootstrap import SERVICE, CatalogSettings
-from services.catalog.commands import import_catalogue
-from services.catalog.csv_io import COLUMNS
+from services.catalog.csv_catalogue.commands import import_catalogue
+from services.catalog.csv_catalogue.file_format import COLUMNS
 from services.catalog.tables import KnownHub, Shop
 
 VARIANTS = ("250 g", "500 g", "1 kg")

@@ -196,8 +196,8 @@ def import_catalogue(
     from rich.progress import Progress
 
     from libs.kit.errors import DomainError
-    from services.catalog.commands import import_catalogue as run_import
-    from services.catalog.csv_io import MAX_FILE_BYTES
+    from services.catalog.csv_catalogue.commands import import_catalogue as run_import
+    from services.catalog.csv_catalogue.file_format import MAX_FILE_BYTES
 
     errors = Console(stderr=True)
     data = file.read_bytes()
@@ -247,7 +247,7 @@ def export_catalogue(
     from rich.console import Console
 
     from libs.kit.errors import DomainError
-    from services.catalog.commands import export_catalogue as run_export
+    from services.catalog.csv_catalogue.commands import export_catalogue as run_export
 
     try:
         text = asyncio.run(run_export(_catalog_settings(data_dir), shop))

@@ -20,7 +20,7 @@ from services.catalog.domain import (
     VariantChanges,
     VariantDetails,
 )
-from services.catalog.search import SearchCriteria
+from services.catalog.storefront.search import SearchCriteria
 from services.catalog.tables import ProductVariant
 from services.catalog.use_cases import ProductView
 
@@ -186,7 +186,7 @@ async def stock_history(variant_id: UUID, principal: CurrentUser, runtime: Runti
     return await use_cases.stock_history(runtime, principal, variant_id)
 
 
-# --- the hub's catalogue, searched (services/catalog/search.py) ------------------------------
+# --- the hub's catalogue, searched (services/catalog/storefront/search.py) ------------------------------
 
 
 @router.get("/products", response_model=list[ProductOut])

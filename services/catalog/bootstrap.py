@@ -11,18 +11,15 @@ from pydantic_settings import SettingsConfigDict
 from libs.kit.runtime import ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.catalog import (
-    api,
-    csv_api,
-    csv_pages,
-    pages,
-    photo_api,
-    photo_pages,
-    public_pages,
-    shop_api,
-    shop_pages,
-)
-from services.catalog.storage import FolderStorage, PhotoStorage, S3Storage
+from services.catalog import api, pages
+from services.catalog.csv_catalogue import api as csv_api
+from services.catalog.csv_catalogue import pages as csv_pages
+from services.catalog.photos import api as photo_api
+from services.catalog.photos import pages as photo_pages
+from services.catalog.photos.storage import FolderStorage, PhotoStorage, S3Storage
+from services.catalog.shops import api as shop_api
+from services.catalog.shops import pages as shop_pages
+from services.catalog.storefront import pages as public_pages
 from services.catalog.subscriptions import SUBSCRIPTIONS
 from services.catalog.tables import CatalogTable
 
@@ -30,7 +27,7 @@ from services.catalog.tables import CatalogTable
 class CatalogSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADOPTE_CATALOG_", extra="ignore")
 
-    # Product photos: where they are kept (services/catalog/storage.py), and what is accepted.
+    # Product photos: where they are kept (services/catalog/photos/storage.py), and what is accepted.
     photo_storage: Literal["folder", "s3"] = "folder"
     photo_max_bytes: int = Field(default=5 * 2**20, gt=0, description="The heaviest photo accepted.")
     photo_max_pixels: int = Field(

@@ -16,7 +16,7 @@ from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
-from services.catalog import photo_use_cases, use_cases
+from services.catalog import use_cases
 from services.catalog.domain import (
     CATEGORIES,
     DEFAULT_VAT_RATE_BPS,
@@ -35,6 +35,7 @@ from services.catalog.domain import (
     VariantDetails,
     euros_to_cents,
 )
+from services.catalog.photos import use_cases as photo_use_cases
 
 router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)

@@ -9,7 +9,7 @@ from libs.contracts.order import (
     OrderRejected,
 )
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
-from services.catalog.shop_use_cases import attach_invited_shops
+from services.catalog.shops.use_cases import attach_invited_shops
 from services.catalog.use_cases import (
     record_assigned_hub_staff,
     record_opened_hub,

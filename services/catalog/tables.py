@@ -194,12 +194,12 @@ class ProductPhoto(CatalogTable, table=True):
 
 
 
-# --- the public catalogue, as search reads it (services/catalog/search.py keeps it in step) -----
+# --- the public catalogue, as search reads it (services/catalog/storefront/search.py keeps it in step) -----
 
 
 class CatalogueEntry(CatalogTable, table=True):
     """A product on sale, as the hub's catalogue lists and searches it: the words it is found by,
-    folded by search_text.py, and what lists are filtered and sorted by. A full-text index over
+    folded by storefront/search_text.py, and what lists are filtered and sorted by. A full-text index over
     the words follows the rows by itself (see _FULL_TEXT_INDEX below)."""
 
     __tablename__ = "catalogue_entries"

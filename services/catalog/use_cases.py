@@ -34,7 +34,6 @@ from libs.contracts.order import (
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
-from services.catalog import audit, search
 from services.catalog.domain import (
     MAX_STOCK,
     MAX_VARIANTS,
@@ -63,6 +62,8 @@ from services.catalog.domain import (
     sku_base,
     unused_sku,
 )
+from services.catalog.shops import audit
+from services.catalog.storefront import search
 from services.catalog.tables import (
     HubAdmin,
     KnownHub,
@@ -327,7 +328,7 @@ class CataloguePage:
 
 async def search_products(runtime: ServiceRuntime, criteria: search.SearchCriteria
                           ) -> CataloguePage:
-    """The hub's products on sale that ``criteria`` asks for (see search.py), best first."""
+    """The hub's products on sale that ``criteria`` asks for (see storefront/search.py), best first."""
     async with runtime.database.sessions() as session:
         found = await search.find(session, criteria)
         return CataloguePage(found.total, await _views_in_order(session, found.product_ids))

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from libs.contracts.catalog import ProductChanged, ProductListed
-from services.catalog.csv_io import MAX_FILE_BYTES, parse_catalogue
+from services.catalog.csv_catalogue.file_format import MAX_FILE_BYTES, parse_catalogue
 from services.cli import app
 
 HEADER = "sku;produit;variante;prix;stock;unite;tva;categories;etiquettes;description;disponible\n"

@@ -19,8 +19,8 @@ from PIL import ExifTags, Image
 
 from libs.kit.errors import NotFound
 from services.catalog.bootstrap import CatalogSettings
-from services.catalog.photos import MAX_PHOTOS_PER_PRODUCT
-from services.catalog.storage import FolderStorage, S3Storage
+from services.catalog.photos.rules import MAX_PHOTOS_PER_PRODUCT
+from services.catalog.photos.storage import FolderStorage, S3Storage
 from tests.services.catalog.support import running_catalog
 
 BUCKET = "adopte-photos"

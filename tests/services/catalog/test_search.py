@@ -8,8 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from services.catalog import search
-from services.catalog.search_text import fts5_match, query_terms, stem, terms, ts_query
+from services.catalog.storefront import search
+from services.catalog.storefront.search_text import fts5_match, query_terms, stem, terms, ts_query
 from services.catalog.tables import Shop
 
 # --- the words, without a database ---------------------------------------------------------

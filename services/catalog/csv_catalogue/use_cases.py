@@ -1,4 +1,4 @@
-"""A shop's catalogue imported from, and exported to, a CSV file (the format: csv_io.py).
+"""A shop's catalogue imported from, and exported to, a CSV file (the format: file_format.py).
 
 An import reads the shop's whole catalogue in a few queries, checks every row against it, then
 writes everything in one transaction or nothing at all; a variant is found by its SKU, so
@@ -22,8 +22,7 @@ from libs.contracts.catalog import ProductChanged, ProductListed
 from libs.kit.db import Database
 from libs.kit.errors import NotFound
 from libs.kit.runtime import UnitOfWork
-from services.catalog import audit, search
-from services.catalog.csv_io import (
+from services.catalog.csv_catalogue.file_format import (
     MAX_VARIANTS,
     CatalogueRow,
     ParsedCatalogue,
@@ -32,6 +31,8 @@ from services.catalog.csv_io import (
     write_catalogue,
 )
 from services.catalog.domain import searchable
+from services.catalog.shops import audit
+from services.catalog.storefront import search
 from services.catalog.tables import (
     Product,
     ProductCategory,

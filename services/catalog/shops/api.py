@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
-from services.catalog import shop_use_cases
 from services.catalog.domain import Invitation, ShopProfile, StatusChange
+from services.catalog.shops import use_cases as shop_use_cases
 
 router = APIRouter(prefix="/api/v1", tags=["shops"])
 

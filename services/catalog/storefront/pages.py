@@ -16,13 +16,13 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import NotFound
-from libs.kit.pages import problem_page, templates_for
-from services.catalog import storefront
+from libs.kit.pages import problem_page
 from services.catalog.domain import CATEGORIES
-from services.catalog.search import MAX_QUERY, Sort
+from services.catalog.pages import templates
+from services.catalog.storefront import listings
+from services.catalog.storefront.search import MAX_QUERY, Sort
 
 router = APIRouter(include_in_schema=False)
-templates = templates_for(__file__)
 
 SORTS = {
     Sort.RELEVANCE: "Pertinence",
@@ -38,9 +38,9 @@ _ASKED = ("q", "category", "sort", "in_stock", "page")
 async def hub_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime
                    ) -> Response:
     asked = _asked(request)
-    searched = storefront.criteria_for(hub_id, **asked) if _searching(request) else None
+    searched = listings.criteria_for(hub_id, **asked) if _searching(request) else None
     try:
-        front = await storefront.hub_front(runtime, hub_id, searched)
+        front = await listings.hub_front(runtime, hub_id, searched)
     except NotFound:
         return _not_found(request, principal)
     return templates.TemplateResponse(request, "hub.html", {
@@ -54,7 +54,7 @@ async def shop_window(request: Request, shop_id: UUID, principal: MaybeUser, run
                       ) -> Response:
     asked = _asked(request)
     try:
-        front = await storefront.shop_front(runtime, shop_id, **asked)
+        front = await listings.shop_front(runtime, shop_id, **asked)
     except NotFound:
         return _not_found(request, principal)
     return templates.TemplateResponse(request, "shop_public.html", {

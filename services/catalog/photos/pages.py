@@ -15,9 +15,9 @@ from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
 from libs.kit.pages import problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
-from services.catalog import photo_use_cases
-from services.catalog.photo_api import received_photo
-from services.catalog.photos import (
+from services.catalog.photos import use_cases as photo_use_cases
+from services.catalog.photos.api import received_photo
+from services.catalog.photos.rules import (
     MAX_PHOTOS_PER_PRODUCT,
     ImageTooLarge,
     MissingPhoto,

@@ -33,7 +33,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalog.domain import CATEGORIES, Category, PriceCents, ShopStatus, headline
-from services.catalog.search_text import (
+from services.catalog.storefront.search_text import (
     QueryTerm,
     folded,
     fts5_match,

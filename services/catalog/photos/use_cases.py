@@ -22,8 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from libs.auth.tokens import Principal
 from libs.kit.errors import NotFound
 from libs.kit.runtime import RuntimeWork, ServiceRuntime
-from services.catalog import audit
-from services.catalog.photos import (
+from services.catalog.photos.rules import (
     MAX_PHOTOS_PER_PRODUCT,
     PhotoLimits,
     ProcessedPhoto,
@@ -31,7 +30,8 @@ from services.catalog.photos import (
     photo_keys,
     process_photo,
 )
-from services.catalog.storage import PhotoStorage
+from services.catalog.photos.storage import PhotoStorage
+from services.catalog.shops import audit
 from services.catalog.tables import Product, ProductPhoto, Shop
 from services.catalog.use_cases import require_running
 

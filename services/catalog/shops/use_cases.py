@@ -13,7 +13,6 @@ from libs.contracts.accounts import UserRegistered
 from libs.contracts.catalog import ShopOpened, ShopStatusChanged
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
-from services.catalog import audit, search
 from services.catalog.domain import (
     SHOP_STATUSES,
     Invitation,
@@ -23,6 +22,8 @@ from services.catalog.domain import (
     check_status_change,
     normalized_email,
 )
+from services.catalog.shops import audit
+from services.catalog.storefront import search
 from services.catalog.tables import AuditEntry, HubAdmin, KnownHub, KnownUser, Product, Shop
 from services.catalog.use_cases import require_running
 

@@ -12,10 +12,10 @@ from starlette.datastructures import UploadFile
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from libs.kit.errors import NotFound
-from services.catalog import photo_use_cases
-from services.catalog.photo_use_cases import PhotoView
-from services.catalog.photos import MissingPhoto, PhotoLimits, check_weight
-from services.catalog.storage import CACHE_CONTROL, FolderStorage, content_type_of
+from services.catalog.photos import use_cases as photo_use_cases
+from services.catalog.photos.rules import MissingPhoto, PhotoLimits, check_weight
+from services.catalog.photos.storage import CACHE_CONTROL, FolderStorage, content_type_of
+from services.catalog.photos.use_cases import PhotoView
 
 router = APIRouter(tags=["photos"])
 

@@ -1,5 +1,5 @@
 """A shop's catalogue as a CSV file in the catalog's JSON API (under /catalog/api/v1): export,
-the template, and imports (the format: csv_io.py)."""
+the template, and imports (the format: file_format.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from starlette.datastructures import UploadFile
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
-from services.catalog import csv_use_cases
-from services.catalog.csv_io import (
+from services.catalog.csv_catalogue import use_cases as csv_use_cases
+from services.catalog.csv_catalogue.file_format import (
     MAX_FILE_BYTES,
     TEMPLATE_ROWS,
     FileTooLarge,
     MissingFile,
     write_catalogue,
 )
-from services.catalog.csv_use_cases import ImportReport
+from services.catalog.csv_catalogue.use_cases import ImportReport
 
 router = APIRouter(prefix="/api/v1", tags=["catalog import"])
 

@@ -12,9 +12,9 @@ from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
 from libs.kit.pages import problem_page, sign_in_redirect
-from services.catalog import csv_use_cases
-from services.catalog.csv_api import received_file
-from services.catalog.csv_io import COLUMNS, MAX_FILE_BYTES, FileTooLarge, MissingFile
+from services.catalog.csv_catalogue import use_cases as csv_use_cases
+from services.catalog.csv_catalogue.api import received_file
+from services.catalog.csv_catalogue.file_format import COLUMNS, MAX_FILE_BYTES, FileTooLarge, MissingFile
 from services.catalog.pages import templates
 
 router = APIRouter(include_in_schema=False)

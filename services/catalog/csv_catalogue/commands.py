@@ -13,9 +13,9 @@ from libs.correlation import correlation_id
 from libs.kit.db import Database
 from libs.kit.runtime import UnitOfWork
 from libs.messaging.outbox import Outbox
-from services.catalog import csv_use_cases
 from services.catalog.bootstrap import SERVICE, CatalogSettings
-from services.catalog.csv_use_cases import ImportReport, Progress
+from services.catalog.csv_catalogue import use_cases as csv_use_cases
+from services.catalog.csv_catalogue.use_cases import ImportReport, Progress
 
 
 @dataclass

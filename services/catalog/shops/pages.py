@@ -14,8 +14,7 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
-from libs.kit.pages import problem_page, sign_in_redirect, templates_for
-from services.catalog import shop_use_cases
+from libs.kit.pages import problem_page, sign_in_redirect
 from services.catalog.domain import (
     CATEGORIES,
     SHOP_STATUSES,
@@ -25,9 +24,10 @@ from services.catalog.domain import (
     ShopProfile,
     ShopStatus,
 )
+from services.catalog.pages import templates
+from services.catalog.shops import use_cases as shop_use_cases
 
 router = APIRouter(include_in_schema=False)
-templates = templates_for(__file__)
 
 PROFILE_FIELDS = ("name", "description", "address", "opening_hours", "trade_category",
                   "contact_email", "contact_phone")

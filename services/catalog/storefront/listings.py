@@ -13,10 +13,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.kit.errors import NotFound
 from libs.kit.runtime import ServiceRuntime
-from services.catalog import search
 from services.catalog.domain import UNITS, ShopStatus
-from services.catalog.photo_use_cases import photo_storage
-from services.catalog.search import SearchCriteria, Sort
+from services.catalog.photos.use_cases import photo_storage
+from services.catalog.storefront import search
+from services.catalog.storefront.search import SearchCriteria, Sort
 from services.catalog.tables import KnownHub, Product, ProductPhoto, ProductVariant, Shop
 
 FEATURED = 12

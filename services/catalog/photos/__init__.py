@@ -1,0 +1,1 @@
+"""Product photos: what an upload must be, where photos are kept, and their API and pages."""
