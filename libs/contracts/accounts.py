@@ -1,4 +1,5 @@
-"""Events the accounts service publishes: who has an account, and with which global roles."""
+"""Events the accounts service publishes: who has an account, with which global roles, and how
+they wish to be told about their orders."""
 
 from __future__ import annotations
 
@@ -24,3 +25,16 @@ class UserRegistered(UserEvent):
     email: str = Field(max_length=320)
     name: str = Field(max_length=200)
     roles: list[GlobalRole]
+
+
+Locale = Literal["fr", "en"]
+
+
+class ContactPreferencesChanged(UserEvent):
+    """How the person wishes to be told: in which language, and by SMS too (only when they opted
+    in and gave a number, in E.164 form such as ``+33612345678``)."""
+
+    user_id: UUID
+    locale: Locale
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+    sms_opt_in: bool

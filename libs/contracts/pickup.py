@@ -1,4 +1,5 @@
-"""Events the pickup service publishes: hubs and their staff, slot bookings, and pickups."""
+"""Events the pickup service publishes: hubs and their staff, slots and their bookings, pickups
+and no-shows, and the hubs' gatherings with their sign-ups."""
 
 from __future__ import annotations
 
@@ -41,13 +42,25 @@ class SlotEvent(Event, abstract=True):
 
 
 class SlotOpened(SlotEvent):
-    """A collection slot residents can choose at checkout."""
+    """A collection slot residents can choose at checkout; one attached to a gathering says so
+    (``gathering_id`` and its title as ``label``: "collect during Thursday's cheese tasting")."""
 
     slot_id: UUID
     hub_id: UUID
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     capacity: int = Field(ge=0)
+    gathering_id: UUID | None = None
+    label: str = Field(default="", max_length=200)
+
+
+class SlotClosed(SlotEvent):
+    """No new order may choose the slot any more (the hub closed that day, or the slot was
+    withdrawn); places already held stay held."""
+
+    slot_id: UUID
+    hub_id: UUID
+    reason: str = Field(max_length=500)
 
 
 class BookingEvent(Event, abstract=True):
@@ -103,3 +116,65 @@ class PickupReady(PickupEvent):
 
 class PickedUp(PickupEvent):
     order_id: UUID
+
+
+class PickupOverdue(PickupEvent):
+    """The order's slot is over and the resident has not come: they are reminded, and the goods
+    wait on the shelves until ``held_until``."""
+
+    order_id: UUID
+    hub_id: UUID
+    held_until: AwareDatetime
+
+
+class NoShowRecorded(PickupEvent):
+    """The resident never came: the goods go back to their shops, and the hub's no-show policy
+    decides what is refunded."""
+
+    order_id: UUID
+    hub_id: UUID
+    shop_ids: list[UUID]
+
+
+class GatheringEvent(Event, abstract=True):
+    """A hub's gathering: a tasting, a workshop, a talk, with its sign-ups."""
+
+    topic = "pickup.gathering"
+    key_field = "gathering_id"
+
+
+class GatheringScheduled(GatheringEvent):
+    gathering_id: UUID
+    hub_id: UUID
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(max_length=4000)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    capacity: int = Field(ge=0)
+    shop_ids: list[UUID]
+
+
+class GatheringCancelled(GatheringEvent):
+    gathering_id: UUID
+    hub_id: UUID
+    reason: str = Field(max_length=500)
+
+
+class ResidentSignedUp(GatheringEvent):
+    gathering_id: UUID
+    hub_id: UUID
+    user_id: UUID
+
+
+class SignUpCancelled(GatheringEvent):
+    gathering_id: UUID
+    hub_id: UUID
+    user_id: UUID
+
+
+class AttendanceRecorded(GatheringEvent):
+    """Staff saw the resident at the gathering."""
+
+    gathering_id: UUID
+    hub_id: UUID
+    user_id: UUID
