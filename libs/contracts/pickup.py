@@ -52,6 +52,9 @@ class SlotOpened(SlotEvent):
     capacity: int = Field(ge=0)
     gathering_id: UUID | None = None
     label: str = Field(default="", max_length=200)
+    # The hub's lead time before the start: orders choose the slot until then (None: until it
+    # starts). Opened again when the lead time changes, with the new moment.
+    bookable_until: AwareDatetime | None = None
 
 
 class SlotClosed(SlotEvent):

@@ -53,9 +53,13 @@ class UnitOfWork:
     after_commit_work: list[RuntimeWork] = field(default_factory=list, init=False, repr=False)
 
     async def emit(self, event: Event) -> None:
-        await self.outbox.add(
+        await self.emit_all([event])
+
+    async def emit_all(self, events: Sequence[Event]) -> None:
+        """Each event, in order, written in one statement."""
+        await self.outbox.add_all(
             self.session,
-            event,
+            events,
             correlation_id=self.correlation_id,
             causation_id=str(self.cause.event_id) if self.cause else None,
         )

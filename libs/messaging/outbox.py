@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
@@ -73,18 +74,29 @@ class Outbox:
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> None:
-        envelope = event_.envelope(
-            correlation_id=correlation_id or current_correlation_id(), causation_id=causation_id
-        )
-        await session.execute(
-            self.table.insert().values(
-                event_id=str(envelope.event_id),
-                topic=event_.topic,
-                key=envelope.key,
-                envelope=envelope.to_bytes(),
-                created_at=envelope.occurred_at,
-            )
-        )
+        await self.add_all(session, [event_], correlation_id=correlation_id,
+                           causation_id=causation_id)
+
+    async def add_all(
+        self,
+        session: AsyncSession,
+        events: Sequence[Event],
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        """Every event in one statement, in order: a 5,000-row import writes its events as fast
+        as its rows."""
+        if not events:
+            return
+        correlation_id = correlation_id or current_correlation_id()
+        rows = []
+        for event_ in events:
+            envelope = event_.envelope(correlation_id=correlation_id, causation_id=causation_id)
+            rows.append({"event_id": str(envelope.event_id), "topic": event_.topic,
+                         "key": envelope.key, "envelope": envelope.to_bytes(),
+                         "created_at": envelope.occurred_at})
+        await session.execute(self.table.insert(), rows)
         info = session.sync_session.info
         info["outbox_pending"] = True
         if not info.get("outbox_listening"):

@@ -44,6 +44,14 @@ class CatalogSettings(ServiceSettings):
         default=SecretStr(""), description="boto3's own credential chain when unset.")
     photo_s3_secret_access_key: SecretStr = SecretStr("")
 
+    # Set it true wherever the payment service runs Stripe: shops are then paid out through
+    # their payout accounts, and one that cannot be paid yet must not take orders.
+    require_payout_account: bool = Field(
+        default=False,
+        description="A shop goes live only once its payout account can be paid "
+                    "(PayoutAccountUpdated.payouts_enabled); true wherever payments go through "
+                    "Stripe. A shop opened for an account then starts as a draft.")
+
     @model_validator(mode="after")
     def _photo_bucket_is_named(self) -> CatalogSettings:
         if self.photo_storage == "s3" and not self.photo_s3_bucket:

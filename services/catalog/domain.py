@@ -394,6 +394,29 @@ def check_status_change(current: ShopStatus, wanted: ShopStatus) -> None:
         raise InvalidStatusChange(f"a {current} shop cannot become {wanted}")
 
 
+class PayoutAccountNotReady(Conflict):
+    """Where payments go through Stripe, a shop goes live only once it can be paid out."""
+
+
+def payouts_page(shop_id: UUID) -> str:
+    """The payment service's page where a shop opens its payout account."""
+    return f"/payments/shops/{shop_id}/payouts"
+
+
+def opening_status(*, payouts_required: bool) -> ShopStatus:
+    """A shop opened for an account is live at once, unless it must first be able to be paid:
+    then it waits as a draft for its payout account."""
+    return ShopStatus.DRAFT if payouts_required else ShopStatus.ACTIVE
+
+
+def check_may_go_live(shop_id: UUID, wanted: ShopStatus, *, payouts_required: bool,
+                      payouts_enabled: bool) -> None:
+    if wanted is ShopStatus.ACTIVE and payouts_required and not payouts_enabled:
+        raise PayoutAccountNotReady(
+            "the shop cannot go live before its payout account is enabled: its owner opens it "
+            f"at {payouts_page(shop_id)}")
+
+
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

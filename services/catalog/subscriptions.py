@@ -8,12 +8,14 @@ from libs.contracts.order import (
     OrderPlaced,
     OrderRejected,
 )
-from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
-from services.catalog.shops.use_cases import attach_invited_shops
+from libs.contracts.payment import PayoutAccountUpdated
+from libs.contracts.pickup import HubOpened, HubStaffAssigned, NoShowRecorded, SlotUnavailable
+from services.catalog.shops.use_cases import attach_invited_shops, record_payout_account
 from services.catalog.use_cases import (
     record_assigned_hub_staff,
     record_opened_hub,
     record_registered_user,
+    release_stock_after_no_show,
     release_stock_of_cancelled_part,
     release_stock_of_order,
     reserve_stock_for_order,
@@ -30,4 +32,6 @@ SUBSCRIPTIONS = {
     OrderCancelled: [release_stock_of_order],
     OrderPartCancelled: [release_stock_of_cancelled_part],
     OrderCompleted: [sell_stock_of_completed_order],
+    NoShowRecorded: [release_stock_after_no_show],
+    PayoutAccountUpdated: [record_payout_account],
 }

@@ -72,6 +72,28 @@ class Shop(CatalogTable, table=True):
     trade_category: str | None = Field(default=None, max_length=50)
     contact_email: str | None = Field(default=None, max_length=320)
     contact_phone: str | None = Field(default=None, max_length=30)
+    # Where the shop stands with its payout account, as the payment service announced it.
+    payouts_enabled: bool = False
+    payout_details_submitted: bool = False
+
+
+class ShopPhoto(CatalogTable, table=True):
+    """The shop's photo, shown on its window and its hub's page: its picture and thumbnail in
+    the photo storage, under these keys. A shop has one at most; a new one replaces it."""
+
+    __tablename__ = "shop_photos"
+
+    shop_id: UUID = Field(primary_key=True, foreign_key="shops.id")
+    id: UUID = Field(unique=True)
+    original_key: str = Field(max_length=200)
+    thumbnail_key: str = Field(max_length=200)
+    content_type: str = Field(max_length=50)
+    width: int
+    height: int
+    thumbnail_width: int
+    thumbnail_height: int
+    added_by: UUID
+    added_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Product(CatalogTable, table=True):
@@ -121,6 +143,9 @@ class ProductVariant(CatalogTable, table=True):
     on_hand: int
     reserved: int = 0
     position: int  # variants are shown in the order they were added
+    # Counts the changes of the stock (StockLevelChanged.revision): set by the same statement
+    # that changes on_hand or reserved, so concurrent changes each get their own.
+    stock_revision: int = 1
 
     @property
     def stock_available(self) -> int:

@@ -19,6 +19,8 @@ from libs.contracts.catalog import (
     ProductListed,
     ReservedLine,
     ShopOpened,
+    ShopStatusChanged,
+    StockLevelChanged,
     StockReleased,
     StockReservationFailed,
     StockReserved,
@@ -31,7 +33,7 @@ from libs.contracts.order import (
     OrderPlaced,
     OrderRejected,
 )
-from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotUnavailable
+from libs.contracts.pickup import HubOpened, HubStaffAssigned, NoShowRecorded, SlotUnavailable
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.catalog.domain import (
@@ -41,6 +43,7 @@ from services.catalog.domain import (
     ProductChanges,
     ReservationStatus,
     ShopDetails,
+    ShopStatus,
     SkuTaken,
     StockAdjustmentRequest,
     StockCount,
@@ -56,6 +59,7 @@ from services.catalog.domain import (
     headline,
     may_run_shop,
     normalized_email,
+    opening_status,
     quantities_by_variant,
     searchable,
     shortage,
@@ -130,14 +134,24 @@ async def open_shop(runtime: ServiceRuntime, principal: Principal, details: Shop
             raise UnknownAccount(
                 f"no account with this e-mail: {details.owner_email}; the owner signs up first"
             )
+        status = opening_status(payouts_required=payouts_required(uow))
         shop = Shop(id=uuid4(), hub_id=details.hub_id, name=details.name, owner_id=owner.id,
-                    owner_email=owner.email, opened_at=datetime.now(UTC))
+                    owner_email=owner.email, opened_at=datetime.now(UTC), status=status.value)
         uow.session.add(shop)
         audit.record(uow.session, shop, principal, "shop_opened", f"Boutique ouverte : {shop.name}",
-                     {"name": shop.name, "owner_email": shop.owner_email})
+                     {"name": shop.name, "owner_email": shop.owner_email, "status": shop.status})
         await uow.emit(ShopOpened(shop_id=shop.id, hub_id=shop.hub_id, name=shop.name,
                                   owner_id=shop.owner_id, owner_email=shop.owner_email))
+        if status is not ShopStatus.ACTIVE:
+            await uow.emit(ShopStatusChanged(shop_id=shop.id, hub_id=shop.hub_id,
+                                             status=shop.status))
     return shop
+
+
+def payouts_required(uow: UnitOfWork) -> bool:
+    """Whether a shop must be able to be paid out before it goes live (where payments go
+    through Stripe)."""
+    return bool(uow.settings and uow.settings.require_payout_account)
 
 
 async def list_shops(runtime: ServiceRuntime, hub_id: UUID | None) -> list[Shop]:
@@ -237,6 +251,7 @@ async def list_product(
         view = ProductView(product, variants, list(new.categories))
         await search.reindex_products(session, [product.id])
         await uow.emit(_state(ProductListed, shop, view))
+        await announce_stock_levels(uow, [level_of(variant) for variant in variants])
         audit.record(session, shop, principal, "product_listed", f"Produit ajouté : {product.name}",
                      {"product_id": product.id, "name": product.name,
                       "variants": [variant.label for variant in variants]})
@@ -281,11 +296,13 @@ async def add_variant(
         before = _state(ProductChanged, shop, view)
         [sku] = await _skus_for(session, shop.id, product.name, [details])
         position = max(variant.position for variant in view.variants) + 1
-        await _add_variants(session, [_new_variant(product, details, sku, position)])
+        added = _new_variant(product, details, sku, position)
+        await _add_variants(session, [added])
         audit.record(session, shop, principal, "variant_added",
                      f"Variante ajoutée à {product.name} : {details.label or sku}",
                      {"product_id": product.id, "sku": sku, **details.model_dump()})
         view = await _announce_change(uow, shop, product, before)
+        await announce_stock_levels(uow, [level_of(added)])
     return view
 
 
@@ -452,8 +469,8 @@ async def adjust_stock(runtime: ServiceRuntime, principal: Principal, variant_id
         variant = await _variant(uow.session, variant_id, for_update=True)
         shop = await _owned_shop(uow.session, principal, variant.shop_id)
         on_hand = adjusted_on_hand(variant.on_hand, adjustment.delta, reserved=variant.reserved)
-        return _record_adjustment(uow.session, principal, shop, variant, on_hand,
-                                  adjustment.reason)
+        return await _record_adjustment(uow, principal, shop, variant, on_hand,
+                                        adjustment.reason)
 
 
 async def set_on_hand(runtime: ServiceRuntime, principal: Principal, variant_id: UUID,
@@ -466,7 +483,7 @@ async def set_on_hand(runtime: ServiceRuntime, principal: Principal, variant_id:
         on_hand = checked_on_hand(count.stock, reserved=variant.reserved)
         if on_hand == variant.on_hand:
             return None
-        return _record_adjustment(uow.session, principal, shop, variant, on_hand, count.reason)
+        return await _record_adjustment(uow, principal, shop, variant, on_hand, count.reason)
 
 
 async def stock_history(runtime: ServiceRuntime, principal: Principal,
@@ -480,8 +497,11 @@ async def stock_history(runtime: ServiceRuntime, principal: Principal,
             .order_by(col(StockAdjustment.at).desc()))).all())
 
 
-def _record_adjustment(session: AsyncSession, principal: Principal, shop: Shop,
-                       variant: ProductVariant, on_hand: int, reason: str) -> StockAdjustment:
+async def _record_adjustment(uow: UnitOfWork, principal: Principal, shop: Shop,
+                             variant: ProductVariant, on_hand: int,
+                             reason: str) -> StockAdjustment:
+    """The variant's new stock, its trace, and its announcement; the variant is locked."""
+    session = uow.session
     adjustment = StockAdjustment(id=uuid4(), variant_id=variant.id, shop_id=variant.shop_id,
                                  delta=on_hand - variant.on_hand, reason=reason,
                                  on_hand_after=on_hand, by_user_id=principal.user_id,
@@ -492,7 +512,9 @@ def _record_adjustment(session: AsyncSession, principal: Principal, shop: Shop,
                  {"variant_id": variant.id, "on_hand": on_hand, "delta": adjustment.delta,
                   "reason": reason})
     variant.on_hand = on_hand
+    variant.stock_revision += 1
     session.add(adjustment)
+    await announce_stock_levels(uow, [level_of(variant)])
     return adjustment
 
 
@@ -507,8 +529,13 @@ async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
     wanted = quantities_by_variant(event.parts)
     # A short line undoes the lines taken before it, and only them: the inbox claim stays.
     savepoint = await session.begin_nested()
-    short = [(key, quantity) for key, quantity in wanted
-             if not await _take_units(session, key, quantity)]
+    levels, short = [], []
+    for key, quantity in wanted:
+        level = await _take_units(session, key, quantity)
+        if level is None:
+            short.append((key, quantity))
+        else:
+            levels.append(level)
     if short:
         await savepoint.rollback()
         stocks = await _stocks(session, [key for key, _ in short])
@@ -518,7 +545,7 @@ async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
         ))
         return
     await savepoint.commit()
-    shops = await _shop_ids(session, [variant_id for (_, variant_id), _ in wanted])
+    shops = {level.variant_id: level.shop_id for level in levels}
     now = datetime.now(UTC)
     session.add_all(
         Reservation(order_id=event.order_id, variant_id=variant_id, product_id=product_id,
@@ -531,6 +558,7 @@ async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
         lines=[ReservedLine(product_id=product_id, variant_id=variant_id, quantity=quantity)
                for (product_id, variant_id), quantity in wanted],
     ))
+    await announce_stock_levels(uow, levels)
 
 
 async def release_stock_of_order(
@@ -543,15 +571,22 @@ async def release_stock_of_cancelled_part(event: OrderPartCancelled, uow: UnitOf
     await _release(uow, event.order_id, shop_id=event.shop_id)
 
 
+async def release_stock_after_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:
+    """The resident never came: the goods are back at their shops, free to order again."""
+    await _release(uow, event.order_id, shop_id=None)
+
+
 async def sell_stock_of_completed_order(event: OrderCompleted, uow: UnitOfWork) -> None:
     """The goods left the hub: the reserved units are gone from the shop's stock."""
-    for reservation in await _held(uow.session, event.order_id, shop_id=None):
-        await _settle(uow.session, reservation, ReservationStatus.SOLD)
+    levels = [level for reservation in await _held(uow.session, event.order_id, shop_id=None)
+              if (level := await _settle(uow.session, reservation, ReservationStatus.SOLD))]
+    await announce_stock_levels(uow, levels)
 
 
-async def _take_units(session: AsyncSession, key: VariantKey, quantity: int) -> bool:
+async def _take_units(session: AsyncSession, key: VariantKey, quantity: int) -> StockLevel | None:
+    """The variant's stock level once ``quantity`` units are reserved; None when they cannot be."""
     if quantity > MAX_STOCK:
-        return False  # no stock is that large, and the figure may not even fit the column
+        return None  # no stock is that large, and the figure may not even fit the column
     product_id, variant_id = key
     product_on_sale = select(Product.id).where(Product.id == product_id, Product.available).exists()
     taken = await session.execute(
@@ -559,10 +594,13 @@ async def _take_units(session: AsyncSession, key: VariantKey, quantity: int) -> 
         .where(ProductVariant.id == variant_id, ProductVariant.product_id == product_id,
                ProductVariant.available, product_on_sale,
                ProductVariant.on_hand - ProductVariant.reserved >= quantity)
-        .values(reserved=ProductVariant.reserved + quantity)
+        .values(reserved=ProductVariant.reserved + quantity,
+                stock_revision=ProductVariant.stock_revision + 1)
+        .returning(*_STOCK_LEVEL)
         .execution_options(synchronize_session=False)
     )
-    return taken.rowcount == 1
+    level = taken.first()
+    return StockLevel(*level) if level else None
 
 
 async def _stocks(session: AsyncSession,
@@ -578,23 +616,19 @@ async def _stocks(session: AsyncSession,
             for product_id, variant_id, available, units in rows}
 
 
-async def _shop_ids(session: AsyncSession, variant_ids: Sequence[UUID]) -> dict[UUID, UUID]:
-    rows = await session.exec(select(ProductVariant.id, ProductVariant.shop_id)
-                              .where(col(ProductVariant.id).in_(variant_ids)))
-    return dict(rows.all())
-
-
 async def _release(uow: UnitOfWork, order_id: UUID, *, shop_id: UUID | None) -> None:
-    released = [
-        reservation for reservation in await _held(uow.session, order_id, shop_id=shop_id)
-        if await _settle(uow.session, reservation, ReservationStatus.RELEASED)
-    ]
+    released, levels = [], []
+    for reservation in await _held(uow.session, order_id, shop_id=shop_id):
+        if level := await _settle(uow.session, reservation, ReservationStatus.RELEASED):
+            released.append(reservation)
+            levels.append(level)
     if released:
         await uow.emit(StockReleased(
             order_id=order_id,
             lines=[ReservedLine(product_id=r.product_id, variant_id=r.variant_id,
                                 quantity=r.quantity) for r in released],
         ))
+        await announce_stock_levels(uow, levels)
 
 
 async def _held(session: AsyncSession, order_id: UUID, *, shop_id: UUID | None) -> list[Reservation]:
@@ -606,9 +640,11 @@ async def _held(session: AsyncSession, order_id: UUID, *, shop_id: UUID | None) 
     return sorted(held, key=lambda reservation: str(reservation.variant_id))
 
 
-async def _settle(session: AsyncSession, reservation: Reservation, status: ReservationStatus) -> bool:
-    """Moves a reservation out of ``reserved`` and its units with it; False when a concurrent
-    handler already did (the conditional update lets exactly one of them through)."""
+async def _settle(session: AsyncSession, reservation: Reservation,
+                  status: ReservationStatus) -> StockLevel | None:
+    """Moves a reservation out of ``reserved`` and its units with it, giving the variant's stock
+    level after; None when a concurrent handler already did (the conditional update lets exactly
+    one of them through)."""
     claimed = await session.execute(
         update(Reservation)
         .where(Reservation.order_id == reservation.order_id,
@@ -618,15 +654,55 @@ async def _settle(session: AsyncSession, reservation: Reservation, status: Reser
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        return False
-    units = {"reserved": ProductVariant.reserved - reservation.quantity}
+        return None
+    units = {"reserved": ProductVariant.reserved - reservation.quantity,
+             "stock_revision": ProductVariant.stock_revision + 1}
     if status == ReservationStatus.SOLD:
         units["on_hand"] = ProductVariant.on_hand - reservation.quantity
-    await session.execute(
+    settled = await session.execute(
         update(ProductVariant).where(ProductVariant.id == reservation.variant_id).values(**units)
-        .execution_options(synchronize_session=False)
+        .returning(*_STOCK_LEVEL).execution_options(synchronize_session=False)
     )
-    return True
+    return StockLevel(*settled.one())
+
+
+# --- stock levels, as the other services learn them ----------------------------------------
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """A variant's units free to order once its stock changed, and that change's revision."""
+
+    product_id: UUID
+    variant_id: UUID
+    shop_id: UUID
+    available: int
+    revision: int
+
+
+# What a statement that changes a variant's stock returns of it, in StockLevel's order.
+_STOCK_LEVEL = (ProductVariant.product_id, ProductVariant.id, ProductVariant.shop_id,
+                ProductVariant.on_hand - ProductVariant.reserved, ProductVariant.stock_revision)
+
+
+def level_of(variant: ProductVariant) -> StockLevel:
+    return StockLevel(variant.product_id, variant.id, variant.shop_id, variant.stock_available,
+                      variant.stock_revision)
+
+
+async def announce_stock_levels(uow: UnitOfWork, levels: Sequence[StockLevel]) -> None:
+    """One StockLevelChanged per variant whose stock the transaction changed (the caller gives
+    each variant once, as it stands at the end of the transaction)."""
+    if not levels:
+        return
+    hubs = dict((await uow.session.exec(
+        select(Shop.id, Shop.hub_id).where(col(Shop.id).in_({level.shop_id for level in levels}))
+    )).all())
+    await uow.emit_all([
+        StockLevelChanged(product_id=level.product_id, variant_id=level.variant_id,
+                          shop_id=level.shop_id, hub_id=hubs[level.shop_id],
+                          available=max(level.available, 0), revision=level.revision)
+        for level in levels])
 
 
 # --- who may do what -----------------------------------------------------------------------

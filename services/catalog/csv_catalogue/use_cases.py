@@ -40,7 +40,13 @@ from services.catalog.tables import (
     Shop,
     StockAdjustment,
 )
-from services.catalog.use_cases import ProductView, _owned_shop, _state
+from services.catalog.use_cases import (
+    ProductView,
+    _owned_shop,
+    _state,
+    announce_stock_levels,
+    level_of,
+)
 
 IMPORT_REASON = "Import CSV"
 
@@ -229,6 +235,7 @@ async def _apply(uow: UnitOfWork, actor: Principal | None, catalogue: _Catalogue
                                                                        shop.owner_email)
     announced: list[tuple[type[ProductListed | ProductChanged], Product, ProductChanged | None]] = []
     recategorised: list[UUID] = []
+    restocked: list[ProductVariant] = []
     for plan in plans:
         first = plan.rows[0]
         product = plan.product
@@ -254,7 +261,8 @@ async def _apply(uow: UnitOfWork, actor: Principal | None, catalogue: _Catalogue
             if "name" in changes:
                 product.search_name = searchable(product.name)
             announced.append((ProductChanged, product, before))
-        _apply_variants(session, catalogue, product, plan.rows, by_user_id, by_email, now)
+        restocked += _apply_variants(session, catalogue, product, plan.rows, by_user_id,
+                                     by_email, now)
         if progress:
             progress(len(plan.rows))
     if recategorised:
@@ -265,16 +273,18 @@ async def _apply(uow: UnitOfWork, actor: Principal | None, catalogue: _Catalogue
                         for category in catalogue.categories[product_id])
     await session.flush()
     await search.reindex_products(session, [product.id for _, product, _ in announced])
-    for kind, product, before in announced:
-        after = _state(kind, shop, _view(catalogue, product))
-        if after != before:
-            await uow.emit(after)
+    states = [(_state(kind, shop, _view(catalogue, product)), before)
+              for kind, product, before in announced]
+    await uow.emit_all([after for after, before in states if after != before])
+    await announce_stock_levels(uow, [level_of(variant) for variant in restocked])
 
 
 def _apply_variants(session: AsyncSession, catalogue: _Catalogue, product: Product,
                     rows: list[CatalogueRow], by_user_id: UUID, by_email: str,
-                    now: datetime) -> None:
+                    now: datetime) -> list[ProductVariant]:
+    """Writes the rows' variants; gives those whose stock is new or changed (they are locked)."""
     variants = catalogue.variants[product.id]
+    restocked = []
     for row in rows:
         variant = catalogue.by_sku.get(row.sku)
         if variant is None:
@@ -286,6 +296,7 @@ def _apply_variants(session: AsyncSession, catalogue: _Catalogue, product: Produ
             session.add(variant)
             variants.append(variant)
             catalogue.by_sku[row.sku] = variant
+            restocked.append(variant)
             continue
         changes = _variant_changes(variant, row)
         if "on_hand" in changes:
@@ -293,8 +304,11 @@ def _apply_variants(session: AsyncSession, catalogue: _Catalogue, product: Produ
                 id=uuid4(), variant_id=variant.id, shop_id=variant.shop_id,
                 delta=row.stock - variant.on_hand, reason=IMPORT_REASON, on_hand_after=row.stock,
                 by_user_id=by_user_id, by_email=by_email, at=now))
+            variant.stock_revision += 1
+            restocked.append(variant)
         for name, value in changes.items():
             setattr(variant, name, value)
+    return restocked
 
 
 def _view(catalogue: _Catalogue, product: Product) -> ProductView:

@@ -1,5 +1,5 @@
-"""Product photos in the catalog's JSON API (under /catalog/api/v1), and the photos kept in a
-folder served at /catalog/media/<key>."""
+"""Product photos and shops' photos in the catalog's JSON API (under /catalog/api/v1), and the
+photos kept in a folder served at /catalog/media/<key>."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from libs.kit.errors import NotFound
 from services.catalog.photos import use_cases as photo_use_cases
 from services.catalog.photos.rules import MissingPhoto, PhotoLimits, check_weight
 from services.catalog.photos.storage import CACHE_CONTROL, FolderStorage, content_type_of
-from services.catalog.photos.use_cases import PhotoView
+from services.catalog.photos.use_cases import PhotoView, ShopPicture
 
 router = APIRouter(tags=["photos"])
 
@@ -65,6 +65,24 @@ async def list_photos(product_id: UUID, runtime: Runtime):
 async def remove_photo(photo_id: UUID, principal: CurrentUser, runtime: Runtime) -> Response:
     """The shop's owner only."""
     await photo_use_cases.remove_photo(runtime, principal, photo_id)
+    return Response(status_code=204)
+
+
+@router.put("/api/v1/shops/{shop_id}/photo", response_model=ShopPicture,
+            openapi_extra=_UPLOAD_BODY)
+async def set_shop_photo(shop_id: UUID, request: Request, principal: CurrentUser,
+                         runtime: Runtime):
+    """The shop's owner, its hub's administrators acting for it, platform administrators: the
+    photo shown on the shop's window and its hub's page, in place of the one before. Checked and
+    kept like a product's photo (413, 415, 422 likewise)."""
+    upload = await received_photo(request, photo_use_cases.photo_limits(runtime))
+    return await photo_use_cases.set_shop_photo(runtime, principal, shop_id, upload)
+
+
+@router.delete("/api/v1/shops/{shop_id}/photo", status_code=204)
+async def remove_shop_photo(shop_id: UUID, principal: CurrentUser, runtime: Runtime) -> Response:
+    """As for setting it; 404 when the shop has no photo."""
+    await photo_use_cases.remove_shop_photo(runtime, principal, shop_id)
     return Response(status_code=204)
 
 

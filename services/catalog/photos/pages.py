@@ -1,6 +1,6 @@
-"""Product photos on the shop's back office page (its section is templates/shop_photos.html):
-forms that add and remove them, then go back to the shop (303); a refused photo gets a page that
-says why."""
+"""Product photos on the shop's back office page (its section is templates/shop_photos.html), and
+the shop's own photo on its profile page: forms that add, replace and remove them, then go back
+to the page (303); a refused photo gets a page that says why."""
 
 from __future__ import annotations
 
@@ -55,9 +55,43 @@ async def remove_photo(request: Request, shop_id: UUID, photo_id: UUID, principa
     return RedirectResponse(f"/catalog/shops/{shop_id}?fait=photo-retiree", status_code=303)
 
 
+@router.post("/shops/{shop_id}/profile/photo")
+async def set_shop_photo(request: Request, shop_id: UUID, principal: MaybeUser,
+                         runtime: Runtime) -> Response:
+    profile = f"/catalog/shops/{shop_id}/profile"
+    if principal is None:
+        return sign_in_redirect(request, profile)
+    try:
+        upload = await received_photo(request, photo_use_cases.photo_limits(runtime))
+        await photo_use_cases.set_shop_photo(runtime, principal, shop_id, upload)
+    except DomainError as refusal:
+        return _refused(request, runtime, principal, shop_id, refusal, title="Photo refusée",
+                        of_shop=True)
+    return RedirectResponse(f"{profile}?fait=photo", status_code=303)
+
+
+@router.post("/shops/{shop_id}/profile/photo/delete")
+async def remove_shop_photo(request: Request, shop_id: UUID, principal: MaybeUser,
+                            runtime: Runtime) -> Response:
+    profile = f"/catalog/shops/{shop_id}/profile"
+    if principal is None:
+        return sign_in_redirect(request, profile)
+    try:
+        await photo_use_cases.remove_shop_photo(runtime, principal, shop_id)
+    except DomainError as refusal:
+        return _refused(request, runtime, principal, shop_id, refusal,
+                        title="Photo non retirée", of_shop=True)
+    return RedirectResponse(f"{profile}?fait=photo-retiree", status_code=303)
+
+
 def _refused(request: Request, runtime: ServiceRuntime, principal: Principal, shop_id: UUID,
-             refusal: DomainError, *, title: str) -> Response:
+             refusal: DomainError, *, title: str, of_shop: bool = False) -> Response:
     limits = photo_use_cases.photo_limits(runtime)
+    about_shop = {
+        Forbidden: "Seuls le commerçant et l'association du point de retrait gèrent la photo de "
+                   "la boutique.",
+        NotFound: "Cette boutique n'existe pas, ou n'a pas de photo.",
+    }
     messages = {
         PhotoTooHeavy: f"La photo pèse plus de {limits.max_bytes / 2**20:g} Mo : "
                        "envoyez une image plus légère.",
@@ -69,8 +103,10 @@ def _refused(request: Request, runtime: ServiceRuntime, principal: Principal, sh
                        "retirez-en une avant d'en ajouter une autre.",
         Forbidden: "Seul le commerçant de la boutique peut gérer les photos de ses produits.",
         NotFound: "Ce produit ou cette photo n'existe pas (ou plus).",
-    }
+    } | (about_shop if of_shop else {})
     message = next((text for kind, text in messages.items() if isinstance(refusal, kind)),
                    "La photo n'a pas pu être enregistrée.")
+    back = ((f"/catalog/shops/{shop_id}/profile", "Retour au profil") if of_shop
+            else (f"/catalog/shops/{shop_id}", "Retour à la boutique"))
     return problem_page(request, principal, refusal.status, title=title, message=message,
-                        back=(f"/catalog/shops/{shop_id}", "Retour à la boutique"))
+                        back=back)

@@ -1,5 +1,6 @@
-"""What the catalog does with product photos: check who asks and whether there is room, process
-the upload (in a thread), store its images, record the photo; list them; remove them.
+"""What the catalog does with product photos and with a shop's own photo: check who asks and
+whether there is room, process the upload (in a thread), store its images, record the photo;
+list them; replace or remove them.
 
 The images are stored before the photo is recorded, and deleted again when the record is refused,
 so a recorded photo always has its images; a photo removed loses its images once the removal has
@@ -24,6 +25,7 @@ from libs.kit.errors import NotFound
 from libs.kit.runtime import RuntimeWork, ServiceRuntime
 from services.catalog.photos.rules import (
     MAX_PHOTOS_PER_PRODUCT,
+    PhotoKeys,
     PhotoLimits,
     ProcessedPhoto,
     check_room_for_photo,
@@ -32,7 +34,7 @@ from services.catalog.photos.rules import (
 )
 from services.catalog.photos.storage import PhotoStorage
 from services.catalog.shops import audit
-from services.catalog.tables import Product, ProductPhoto, Shop
+from services.catalog.tables import Product, ProductPhoto, Shop, ShopPhoto
 from services.catalog.use_cases import require_running
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,21 @@ class PhotoView:
 
     id: UUID
     product_id: UUID
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    thumbnail_width: int
+    thumbnail_height: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class ShopPicture:
+    """The shop's own photo as pages and the API show it."""
+
+    id: UUID
+    shop_id: UUID
     url: str
     thumbnail_url: str
     width: int
@@ -87,22 +104,13 @@ async def add_photo(runtime: ServiceRuntime, principal: Principal, product_id: U
     photo_id = uuid4()
     keys = photo_keys(photo_id)
     try:
-        await asyncio.gather(
-            storage.put(keys.original, processed.original.data, processed.content_type),
-            storage.put(keys.thumbnail, processed.thumbnail.data, processed.content_type),
-        )
+        await _store(storage, keys, processed)
         async with runtime.unit_of_work() as uow:
             # Locked: concurrent uploads to one product count its photos one after the other.
             product = await _product_with_room(uow.session, principal, product_id, lock=True)
-            photo = ProductPhoto(
-                id=photo_id, product_id=product.id, shop_id=product.shop_id,
-                original_key=keys.original, thumbnail_key=keys.thumbnail,
-                content_type=processed.content_type,
-                width=processed.original.width, height=processed.original.height,
-                thumbnail_width=processed.thumbnail.width,
-                thumbnail_height=processed.thumbnail.height,
-                added_by=principal.user_id, added_at=datetime.now(UTC),
-            )
+            photo = ProductPhoto(id=photo_id, product_id=product.id, shop_id=product.shop_id,
+                                 **_kept(keys, processed), added_by=principal.user_id,
+                                 added_at=datetime.now(UTC))
             uow.session.add(photo)
             audit.record(uow.session, await uow.session.get(Shop, product.shop_id), principal,
                          "photo_added", f"Photo ajoutée : {product.name}",
@@ -146,11 +154,92 @@ async def remove_photo(runtime: ServiceRuntime, principal: Principal, photo_id: 
         uow.after_commit(_deletion_of([photo.original_key, photo.thumbnail_key]))
 
 
+async def set_shop_photo(runtime: ServiceRuntime, principal: Principal, shop_id: UUID,
+                         upload: bytes) -> ShopPicture:
+    """Whoever runs the shop gives it its photo, or a new one in place of the old, whose images
+    go once the change has committed."""
+    async with runtime.database.sessions() as session:
+        await _run_shop(session, principal, shop_id)  # refused before the work
+    processed = await asyncio.to_thread(_processed, upload, photo_limits(runtime))
+    storage = photo_storage(runtime)
+    photo_id = uuid4()
+    keys = photo_keys(photo_id)
+    try:
+        await _store(storage, keys, processed)
+        async with runtime.unit_of_work() as uow:
+            # Locked: of concurrent uploads, each replaces the one committed before it.
+            shop = await _run_shop(uow.session, principal, shop_id, lock=True)
+            replaced = await uow.session.get(ShopPhoto, shop_id)
+            if replaced is not None:
+                await uow.session.delete(replaced)
+                await uow.session.flush()
+                uow.after_commit(_deletion_of([replaced.original_key, replaced.thumbnail_key]))
+            photo = ShopPhoto(id=photo_id, shop_id=shop.id, **_kept(keys, processed),
+                              added_by=principal.user_id, added_at=datetime.now(UTC))
+            uow.session.add(photo)
+            audit.record(uow.session, shop, principal, "shop_photo_set",
+                         "Photo de la boutique " + ("remplacée" if replaced else "ajoutée"),
+                         {"photo_id": photo.id,
+                          "replaced_photo_id": replaced.id if replaced else None})
+    except Exception:
+        await _discard(storage, keys.all())
+        raise
+    return shop_picture_of(photo, storage)
+
+
+async def remove_shop_photo(runtime: ServiceRuntime, principal: Principal, shop_id: UUID) -> None:
+    """Whoever runs the shop takes its photo down; its images go once that has committed."""
+    async with runtime.unit_of_work() as uow:
+        shop = await _run_shop(uow.session, principal, shop_id, lock=True)
+        photo = await uow.session.get(ShopPhoto, shop_id)
+        if photo is None:
+            raise NotFound(f"the shop {shop_id} has no photo")
+        await uow.session.delete(photo)
+        audit.record(uow.session, shop, principal, "shop_photo_removed",
+                     "Photo de la boutique retirée", {"photo_id": photo.id})
+        uow.after_commit(_deletion_of([photo.original_key, photo.thumbnail_key]))
+
+
+async def shop_picture(runtime: ServiceRuntime, shop_id: UUID) -> ShopPicture | None:
+    async with runtime.database.sessions() as session:
+        pictures = await shop_pictures(session, photo_storage(runtime), [shop_id])
+    return pictures.get(shop_id)
+
+
+async def shop_pictures(session: AsyncSession, storage: PhotoStorage,
+                        shop_ids: Sequence[UUID]) -> dict[UUID, ShopPicture]:
+    """The photos of those of ``shop_ids`` that have one, in one query."""
+    photos = await session.exec(select(ShopPhoto).where(col(ShopPhoto.shop_id).in_(shop_ids)))
+    return {photo.shop_id: shop_picture_of(photo, storage) for photo in photos}
+
+
+def shop_picture_of(photo: ShopPhoto, storage: PhotoStorage) -> ShopPicture:
+    return ShopPicture(id=photo.id, shop_id=photo.shop_id, url=storage.url(photo.original_key),
+                       thumbnail_url=storage.url(photo.thumbnail_key), width=photo.width,
+                       height=photo.height, thumbnail_width=photo.thumbnail_width,
+                       thumbnail_height=photo.thumbnail_height, added_at=photo.added_at)
+
+
 def view_of(photo: ProductPhoto, storage: PhotoStorage) -> PhotoView:
     return PhotoView(id=photo.id, product_id=photo.product_id, url=storage.url(photo.original_key),
                      thumbnail_url=storage.url(photo.thumbnail_key), width=photo.width,
                      height=photo.height, thumbnail_width=photo.thumbnail_width,
                      thumbnail_height=photo.thumbnail_height, added_at=photo.added_at)
+
+
+async def _store(storage: PhotoStorage, keys: PhotoKeys, processed: ProcessedPhoto) -> None:
+    await asyncio.gather(
+        storage.put(keys.original, processed.original.data, processed.content_type),
+        storage.put(keys.thumbnail, processed.thumbnail.data, processed.content_type),
+    )
+
+
+def _kept(keys: PhotoKeys, processed: ProcessedPhoto) -> dict:
+    """What a photo's record says of its images, whatever it is the photo of."""
+    return {"original_key": keys.original, "thumbnail_key": keys.thumbnail,
+            "content_type": processed.content_type, "width": processed.original.width,
+            "height": processed.original.height, "thumbnail_width": processed.thumbnail.width,
+            "thumbnail_height": processed.thumbnail.height}
 
 
 def _processed(upload: bytes, limits: PhotoLimits) -> ProcessedPhoto:
@@ -179,6 +268,18 @@ async def _photos(session: AsyncSession, product_ids: Sequence[UUID]) -> list[Pr
         .order_by(ProductPhoto.added_at, ProductPhoto.id)
     )
     return list(rows.all())
+
+
+async def _run_shop(session: AsyncSession, principal: Principal, shop_id: UUID, *,
+                    lock: bool = False) -> Shop:
+    query = select(Shop).where(Shop.id == shop_id)
+    if lock:
+        query = query.with_for_update()
+    shop = (await session.exec(query)).first()
+    if shop is None:
+        raise NotFound(f"no shop {shop_id}")
+    await require_running(session, principal, shop)
+    return shop
 
 
 async def _product_with_room(session: AsyncSession, principal: Principal, product_id: UUID, *,

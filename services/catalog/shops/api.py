@@ -11,8 +11,12 @@ from pydantic import BaseModel
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
+from libs.kit.runtime import ServiceRuntime
 from services.catalog.domain import Invitation, ShopProfile, StatusChange
+from services.catalog.photos import use_cases as photo_use_cases
+from services.catalog.photos.use_cases import ShopPicture
 from services.catalog.shops import use_cases as shop_use_cases
+from services.catalog.tables import Shop
 
 router = APIRouter(prefix="/api/v1", tags=["shops"])
 
@@ -28,6 +32,12 @@ class ShopProfileOut(BaseModel):
     trade_category: str | None
     contact_email: str | None
     contact_phone: str | None
+    photo: ShopPicture | None = None
+
+    @classmethod
+    async def of(cls, runtime: ServiceRuntime, shop: Shop) -> ShopProfileOut:
+        photo = await photo_use_cases.shop_picture(runtime, shop.id)
+        return cls.model_validate({**shop.model_dump(), "photo": photo})
 
 
 class AuditEntryOut(BaseModel):
@@ -43,23 +53,26 @@ class AuditEntryOut(BaseModel):
 
 @router.get("/shops/{shop_id}", response_model=ShopProfileOut)
 async def shop_profile(shop_id: UUID, runtime: Runtime):
-    """Anyone: what the shop tells residents about itself."""
-    return await shop_use_cases.shop_profile(runtime, shop_id)
+    """Anyone: what the shop tells residents about itself, and its photo."""
+    return await ShopProfileOut.of(runtime, await shop_use_cases.shop_profile(runtime, shop_id))
 
 
 @router.patch("/shops/{shop_id}", response_model=ShopProfileOut)
 async def change_profile(shop_id: UUID, profile: ShopProfile, principal: CurrentUser,
                          runtime: Runtime):
     """The owner, the hub's administrators acting for the shop, or a platform administrator."""
-    return await shop_use_cases.change_profile(runtime, principal, shop_id, profile)
+    shop = await shop_use_cases.change_profile(runtime, principal, shop_id, profile)
+    return await ShopProfileOut.of(runtime, shop)
 
 
 @router.post("/shops/{shop_id}/status", response_model=ShopProfileOut)
 async def change_status(shop_id: UUID, change: StatusChange, principal: CurrentUser,
                         runtime: Runtime):
     """The hub's administrators: draft → active → suspended → active; the owner: draft → active.
-    409 for any other change."""
-    return await shop_use_cases.change_status(runtime, principal, shop_id, change.status)
+    409 for any other change, and (with ``require_payout_account``) for going live before the
+    shop's payout account is enabled."""
+    shop = await shop_use_cases.change_status(runtime, principal, shop_id, change.status)
+    return await ShopProfileOut.of(runtime, shop)
 
 
 @router.get("/shops/{shop_id}/audit", response_model=list[AuditEntryOut])
@@ -95,5 +108,6 @@ async def invite(hub_id: UUID, invitation: Invitation, principal: CurrentUser, r
 @router.post("/shops/{shop_id}/accept", response_model=ShopProfileOut)
 async def accept(shop_id: UUID, principal: CurrentUser, runtime: Runtime):
     """The person invited, signed in with the address invited: the draft shop opens (403 for
-    anyone else, or once it is no longer a draft)."""
-    return await shop_use_cases.accept(runtime, principal, shop_id)
+    anyone else, or once it is no longer a draft; 409 with ``require_payout_account`` while
+    its payout account is not enabled)."""
+    return await ShopProfileOut.of(runtime, await shop_use_cases.accept(runtime, principal, shop_id))

@@ -21,18 +21,26 @@ from services.catalog.domain import (
     InvalidStatusChange,
     Invitation,
     NotInvited,
+    PayoutAccountNotReady,
     ShopProfile,
     ShopStatus,
+    payouts_page,
 )
 from services.catalog.pages import templates
+from services.catalog.photos import use_cases as photo_use_cases
 from services.catalog.shops import use_cases as shop_use_cases
 
 router = APIRouter(include_in_schema=False)
+
+NOTICES = {"photo": "Photo enregistrée.", "photo-retiree": "Photo retirée."}
 
 PROFILE_FIELDS = ("name", "description", "address", "opening_hours", "trade_category",
                   "contact_email", "contact_phone")
 
 REFUSALS = {
+    PayoutAccountNotReady: "La boutique ne peut pas ouvrir tant que son compte de versement ne "
+                           "peut pas recevoir de paiements : le commerçant l'ouvre depuis la page "
+                           "Versements, puis la boutique peut ouvrir.",
     NotInvited: "Cette invitation n'est pas à votre nom, ou elle a déjà été acceptée.",
     Forbidden: "Seuls le commerçant et l'association du point de retrait gèrent cette boutique.",
     NotFound: "Cette boutique n'existe pas (ou plus).",
@@ -50,10 +58,15 @@ async def profile_page(request: Request, shop_id: UUID, principal: MaybeUser, ru
         shop = await shop_use_cases.shop_profile(runtime, shop_id)
     except DomainError as refusal:
         return _refused(request, principal, shop_id, refusal)
+    limits = photo_use_cases.photo_limits(runtime)
     return templates.TemplateResponse(request, "shop_profile.html", {
         "principal": principal, "shop": shop, "entries": trail.entries, "total": trail.total,
         "CATEGORIES": CATEGORIES, "SHOP_STATUSES": SHOP_STATUSES,
-        "notice": "Enregistré." if fait else None})
+        "photo": await photo_use_cases.shop_picture(runtime, shop_id),
+        "photo_max_megabytes": limits.max_bytes / 2**20,
+        "payouts_required": runtime.settings.require_payout_account,
+        "payouts_page": payouts_page(shop_id),
+        "notice": NOTICES.get(fait, "Enregistré.") if fait else None})
 
 
 @router.post("/shops/{shop_id}/profile")
@@ -97,8 +110,10 @@ def _refused(request: Request, principal: Principal, shop_id: UUID,
              refusal: DomainError) -> Response:
     message = next((text for kind, text in REFUSALS.items() if isinstance(refusal, kind)),
                    "Votre demande n'a pas pu aboutir.")
-    return problem_page(request, principal, refusal.status, message=message,
-                        back=("/catalog/shops", "Retour à mes boutiques"))
+    back = ((payouts_page(shop_id), "Ouvrir le compte de versement")
+            if isinstance(refusal, PayoutAccountNotReady)
+            else ("/catalog/shops", "Retour à mes boutiques"))
+    return problem_page(request, principal, refusal.status, message=message, back=back)
 
 
 @router.post("/hubs/{hub_id}/invitations")

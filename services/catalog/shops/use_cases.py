@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from libs.auth.tokens import Principal
 from libs.contracts.accounts import UserRegistered
 from libs.contracts.catalog import ShopOpened, ShopStatusChanged
+from libs.contracts.payment import PayoutAccountUpdated
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.catalog.domain import (
@@ -19,13 +20,14 @@ from services.catalog.domain import (
     NotInvited,
     ShopProfile,
     ShopStatus,
+    check_may_go_live,
     check_status_change,
     normalized_email,
 )
 from services.catalog.shops import audit
 from services.catalog.storefront import search
 from services.catalog.tables import AuditEntry, HubAdmin, KnownHub, KnownUser, Product, Shop
-from services.catalog.use_cases import require_running
+from services.catalog.use_cases import payouts_required, require_running
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,24 @@ async def change_status(runtime: ServiceRuntime, principal: Principal, shop_id: 
 
 
 async def set_status(uow: UnitOfWork, shop: Shop, status: ShopStatus) -> None:
-    """The shop's products leave the public catalogue, or come back to it, with its status."""
+    """The shop's products leave the public catalogue, or come back to it, with its status; it
+    goes live only when it can be paid (``require_payout_account``)."""
+    check_may_go_live(shop.id, status, payouts_required=payouts_required(uow),
+                      payouts_enabled=shop.payouts_enabled)
     shop.status = status.value
     product_ids = (await uow.session.exec(
         select(Product.id).where(Product.shop_id == shop.id))).all()
     await search.reindex_products(uow.session, list(product_ids))
     await uow.emit(ShopStatusChanged(shop_id=shop.id, hub_id=shop.hub_id, status=status.value))
+
+
+async def record_payout_account(event: PayoutAccountUpdated, uow: UnitOfWork) -> None:
+    """Where the shop stands with its payout account; a shop the catalog does not know (yet)
+    is none of its business."""
+    shop = await uow.session.get(Shop, event.shop_id)
+    if shop is not None:
+        shop.payouts_enabled = event.payouts_enabled
+        shop.payout_details_submitted = event.details_submitted
 
 
 async def audit_trail(runtime: ServiceRuntime, principal: Principal, shop_id: UUID,

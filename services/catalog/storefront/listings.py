@@ -3,20 +3,22 @@ a page of a search, a shop's shelves. Read only; what matches, and in what order
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import and_
+from sqlalchemy import Select, and_, exists, tuple_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.kit.errors import NotFound
 from libs.kit.runtime import ServiceRuntime
 from services.catalog.domain import UNITS, ShopStatus
-from services.catalog.photos.use_cases import photo_storage
+from services.catalog.photos.use_cases import ShopPicture, photo_storage, shop_pictures
 from services.catalog.storefront import search
-from services.catalog.storefront.search import SearchCriteria, Sort
+from services.catalog.storefront.search import PageQuery, PageShape, SearchCriteria, Sort
 from services.catalog.tables import KnownHub, Product, ProductPhoto, ProductVariant, Shop
 
 FEATURED = 12
@@ -108,6 +110,7 @@ class ShopCard:
 
     id: UUID
     name: str
+    photo: ShopPicture | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class HubFront:
 class ShopFront:
     shop: Shop
     hub: KnownHub
+    photo: ShopPicture | None
     page: ListingPage
 
 
@@ -137,13 +141,15 @@ async def hub_front(runtime: ServiceRuntime, hub_id: UUID,
     """The hub and its shops, with the page of the search ``searched`` when one is asked for,
     else with its latest products in stock."""
     newest = SearchCriteria(hub_id=hub_id, in_stock=True, sort=Sort.NEWEST, limit=FEATURED)
-    async with runtime.database.sessions() as session:
+    async with runtime.database.read_sessions() as session:
         hub = await _hub(session, hub_id)
-        cards = [ShopCard(*row) for row in await session.exec(
+        shops = (await session.exec(
             select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == ShopStatus.ACTIVE)
-            .order_by(Shop.name))]
+            .order_by(Shop.name))).all()
+        pictures = await shop_pictures(session, photo_storage(runtime), [id_ for id_, _ in shops])
+        cards = [ShopCard(id_, name, pictures.get(id_)) for id_, name in shops]
         if searched is None:
-            latest = await _listings(runtime, session, await search.first(session, newest))
+            latest, _ = await _listings(runtime, session, search.page_query(session, newest))
             return HubFront(hub, cards, featured=latest, results=None)
         return HubFront(hub, cards, featured=[], results=await _page(runtime, session, searched))
 
@@ -151,7 +157,7 @@ async def hub_front(runtime: ServiceRuntime, hub_id: UUID,
 async def shop_front(runtime: ServiceRuntime, shop_id: UUID, *, page: int = 1, **asked
                      ) -> ShopFront:
     """A shop, its hub, and a page of its products on sale."""
-    async with runtime.database.sessions() as session:
+    async with runtime.database.read_sessions() as session:
         found = (await session.exec(
             select(Shop, KnownHub).join(KnownHub, KnownHub.id == Shop.hub_id)
             .where(Shop.id == shop_id, Shop.status == ShopStatus.ACTIVE))).first()
@@ -159,53 +165,61 @@ async def shop_front(runtime: ServiceRuntime, shop_id: UUID, *, page: int = 1, *
             raise NotFound(f"no open shop {shop_id}")  # a draft or suspended shop has no window
         shop, hub = found
         criteria = criteria_for(hub.id, shop_id=shop.id, page=page, **asked)
-        return ShopFront(shop, hub, await _page(runtime, session, criteria))
+        pictures = await shop_pictures(session, photo_storage(runtime), [shop.id])
+        return ShopFront(shop, hub, pictures.get(shop.id), await _page(runtime, session, criteria))
 
 
 async def _page(runtime: ServiceRuntime, session: AsyncSession,
                 criteria: SearchCriteria) -> ListingPage:
-    found = await search.find(session, criteria)
-    return ListingPage(criteria, found.total,
-                       await _listings(runtime, session, found.product_ids))
+    page = search.page_query(session, criteria)
+    if page is None:
+        return ListingPage(criteria, 0, [])
+    listings, counted = await _listings(runtime, session, page)
+    return ListingPage(criteria, await search.total(session, page, counted), listings)
 
 
-async def _listings(runtime: ServiceRuntime, session: AsyncSession,
-                    product_ids: list[UUID]) -> list[Listing]:
-    """The products of ``product_ids`` as listings, in that order: a row per variant on sale,
-    read as columns, not objects (this is the public pages' hot path)."""
-    if not product_ids:
-        return []
-    rows = await session.exec(
-        select(Product.id, Product.name, Product.description, Product.unit, Shop.id, Shop.name,
-               ProductVariant.id, ProductVariant.label, ProductVariant.price_cents,
-               ProductVariant.on_hand - ProductVariant.reserved)
-        .join(Shop, Shop.id == Product.shop_id)
-        .join(ProductVariant, and_(ProductVariant.product_id == Product.id,
-                                   col(ProductVariant.available)))
-        .where(col(Product.id).in_(product_ids)).order_by(ProductVariant.position))
-    products: dict[UUID, tuple] = {}
-    offers: dict[UUID, list[Offer]] = {product_id: [] for product_id in product_ids}
-    for row in rows:
-        products[row[0]] = row[:6]
-        offers[row[0]].append(Offer(*row[6:]))
-    thumbnails = await _thumbnails(runtime, session, product_ids)
-    return [Listing(*products[product_id], offers[product_id], thumbnails.get(product_id))
-            for product_id in product_ids if product_id in products]
-
-
-async def _thumbnails(runtime: ServiceRuntime, session: AsyncSession,
-                      product_ids: list[UUID]) -> dict[UUID, Thumbnail]:
-    """The thumbnail of each product's first photo, for those with one."""
-    photos = await session.exec(
-        select(ProductPhoto.product_id, ProductPhoto.thumbnail_key, ProductPhoto.thumbnail_width,
-               ProductPhoto.thumbnail_height)
-        .where(col(ProductPhoto.product_id).in_(product_ids))
-        .order_by(ProductPhoto.added_at, ProductPhoto.id))
+async def _listings(runtime: ServiceRuntime, session: AsyncSession, page: PageQuery | None
+                    ) -> tuple[list[Listing], int | None]:
+    """The products of ``page`` as listings, in its order, in one statement (this is the public
+    pages' hot path); and the page's ``total``."""
+    if page is None:
+        return [], None
+    rows = (await session.execute(_listing_statement(page.shape), page.params)).all()
     storage = photo_storage(runtime)
-    thumbnails: dict[UUID, Thumbnail] = {}
-    for product_id, key, width, height in photos:
-        thumbnails.setdefault(product_id, Thumbnail(storage.url(key), width, height))
-    return thumbnails
+    products: dict[UUID, tuple] = {}
+    offers: dict[UUID, list[Offer]] = {}
+    for row in rows:
+        if row[0] not in products:
+            key, width, height = row[6:9]
+            thumbnail = Thumbnail(storage.url(key), width, height) if key is not None else None
+            products[row[0]] = (*row[:6], thumbnail)
+        offers.setdefault(row[0], []).append(Offer(*row[9:13]))
+    listings = [Listing(*product[:6], offers[product_id], product[6])
+                for product_id, product in products.items()]
+    return listings, rows[0][13] if rows and page.statements.counted else None
+
+
+@functools.cache
+def _listing_statement(shape: PageShape) -> Select:
+    """A row per variant on sale of the page's products, with its product, shop and first
+    photo, read as columns, not objects; built once per shape (see search.PageShape)."""
+    page = search.page_statements(shape)
+    later = aliased(ProductPhoto)
+    first_photo = and_(ProductPhoto.product_id == Product.id, ~exists().where(
+        later.product_id == ProductPhoto.product_id,
+        tuple_(later.added_at, later.id) < tuple_(ProductPhoto.added_at, ProductPhoto.id)))
+    return (select(Product.id, Product.name, Product.description, Product.unit, Shop.id,
+                   Shop.name, ProductPhoto.thumbnail_key, ProductPhoto.thumbnail_width,
+                   ProductPhoto.thumbnail_height,
+                   ProductVariant.id, ProductVariant.label, ProductVariant.price_cents,
+                   ProductVariant.on_hand - ProductVariant.reserved, *search.page_total(page))
+            .select_from(page.rows)
+            .join(Product, Product.id == page.rows.c.product_id)
+            .join(Shop, Shop.id == Product.shop_id)
+            .join(ProductVariant, and_(ProductVariant.product_id == Product.id,
+                                       col(ProductVariant.available)))
+            .outerjoin(ProductPhoto, first_photo)
+            .order_by(*page.order, ProductVariant.position))
 
 
 async def _hub(session: AsyncSession, hub_id: UUID) -> KnownHub:

@@ -18,7 +18,7 @@ from libs.contracts.order import (
     OrderPlaced,
     OrderRejected,
 )
-from libs.contracts.pickup import SlotUnavailable
+from libs.contracts.pickup import NoShowRecorded, SlotUnavailable
 from tests.services.catalog.support import Catalog, order_placed
 
 
@@ -138,7 +138,7 @@ async def test_concurrent_orders_for_several_products_never_oversell(market):
     assert [await market.stock(n) for n in ("bread", "cake", "cider")] == [(10, 4), (2, 2), (5, 2)]
 
 
-@pytest.mark.parametrize("undoing", ["slot_unavailable", "rejected", "cancelled"])
+@pytest.mark.parametrize("undoing", ["slot_unavailable", "rejected", "cancelled", "no_show"])
 async def test_an_undone_order_gives_its_stock_back_once(market, undoing):
     order = market.order(bread=3, cider=2)
     await market.catalog.feed(order)
@@ -147,6 +147,8 @@ async def test_an_undone_order_gives_its_stock_back_once(market, undoing):
                                             reason="complet"),
         "rejected": OrderRejected(order_id=order.order_id, reasons=["créneau complet"]),
         "cancelled": OrderCancelled(order_id=order.order_id, reason="paiement refusé"),
+        "no_show": NoShowRecorded(order_id=order.order_id, hub_id=market.hub_id,
+                                  shop_ids=[part.shop_id for part in order.parts]),
     }[undoing]
 
     await market.catalog.feed(undo)

@@ -126,7 +126,8 @@ async def test_a_profile_is_public_and_checked(catalog):
         "id": None, "hub_id": shop["hub_id"], "name": shop["name"], "status": "active",
         "description": "Pain au levain", "address": "2 rue des Halles, Paimpol",
         "opening_hours": "", "trade_category": "boulangerie",
-        "contact_email": "contact@fournil.test", "contact_phone": "02 96 00 00 00"}
+        "contact_email": "contact@fournil.test", "contact_phone": "02 96 00 00 00",
+        "photo": None}
     for bad in ({"description": "x" * 2001}, {"trade_category": "armurerie"},
                 {"contact_email": "nope"}, {"owner_id": str(uuid4())}):
         refused = await catalog.client.patch(f"/catalog/api/v1/shops/{shop['id']}",
