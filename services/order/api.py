@@ -6,16 +6,16 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError
 from services.order import use_cases
-from services.order.domain import Basket
-from services.order.tables import OrderLine, Slot
-from services.order.use_cases import OrderView, ShopPartView
+from services.order.domain import Basket, Month, MonthSales, statement_url
+from services.order.tables import OrderLine, OrderPart, Slot
+from services.order.use_cases import OrderView, ShopPartView, utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -58,6 +58,7 @@ class SlotOut(BaseModel):
     id: UUID
     starts_at: datetime
     ends_at: datetime
+    label: str = Field(default="", description="the gathering it is held during, if any")
 
 
 class OrderOut(BaseModel):
@@ -74,6 +75,16 @@ class OrderOut(BaseModel):
     pay_by: datetime | None
 
 
+class CancellationOut(BaseModel):
+    at: datetime
+    by_user_id: UUID
+    by_name: str
+    for_shop: bool = Field(description="Given up by someone acting for the shop (an "
+                                       "administrator of its hub or of the platform), not its "
+                                       "owner.")
+    reason: str
+
+
 class ShopPartOut(BaseModel):
     order_id: UUID
     order_status: str
@@ -82,6 +93,41 @@ class ShopPartOut(BaseModel):
     total_cents: int
     slot: SlotOut | None
     lines: list[LineOut]
+    cancellation: CancellationOut | None = Field(description="Who gave the part up, when and "
+                                                             "why; null unless the shop did.")
+
+
+class BestSellerOut(BaseModel):
+    product_id: UUID
+    name: str
+    quantity: int
+    sales_cents: int
+
+
+class MonthSalesOut(BaseModel):
+    month: str = Field(description="YYYY-MM, in Paris time.")
+    orders: int = Field(description="Orders with a part from the shop counted in the month: "
+                                    "collected then, given up then, or paid then and still to "
+                                    "be collected.")
+    items_sold: int = Field(description="Units in the parts collected in the month.")
+    gross_sales_cents: int = Field(description="What the parts collected in the month came to, "
+                                               "before commission.")
+    cancelled_parts: int
+    cancelled_cents: int
+    parts_in_progress: int = Field(description="Parts paid in the month, not collected yet.")
+    in_progress_cents: int
+    average_part_cents: int | None = Field(description="Mean amount of a collected part.")
+    average_basket_share: float | None = Field(
+        description="Mean fraction (0 to 1) of their whole basket the collected parts made.")
+    best_sellers: list[BestSellerOut] = Field(description="At most 5 products, most units "
+                                                          "collected first.")
+    statement_url: str = Field(description="The payment service's statement of the month: "
+                                           "commission and payouts.")
+
+
+class SalesOut(BaseModel):
+    shop_id: UUID
+    months: list[MonthSalesOut]
 
 
 class PartCancellation(BaseModel):
@@ -121,18 +167,35 @@ async def get_order(order_id: UUID, runtime: Runtime, viewer: CurrentUser):
 
 
 @router.get("/shops/{shop_id}/parts", response_model=list[ShopPartOut])
-async def list_parts_to_prepare(shop_id: UUID, runtime: Runtime, owner: CurrentUser):
-    """The shop's parts of paid orders (confirmed, ready, completed); its owner only."""
-    _, parts = await use_cases.parts_to_prepare(runtime, owner, shop_id)
-    return [_shop_part_out(view) for view in parts]
+async def list_parts_to_prepare(shop_id: UUID, runtime: Runtime, viewer: CurrentUser):
+    """The shop's parts of paid orders (confirmed, ready, completed): for its owner, the
+    administrators of its hub and platform administrators."""
+    shop_parts = await use_cases.parts_to_prepare(runtime, viewer, shop_id)
+    return [_shop_part_out(view) for view in shop_parts.parts]
 
 
 @router.post("/orders/{order_id}/parts/{shop_id}/cancel", response_model=ShopPartOut)
 async def cancel_part(order_id: UUID, shop_id: UUID, cancellation: PartCancellation,
-                      runtime: Runtime, owner: CurrentUser):
-    """The shop's owner gives up its part while the order is confirmed and the part pending."""
-    view = await use_cases.cancel_part(runtime, owner, order_id, shop_id, cancellation.reason)
+                      runtime: Runtime, actor: CurrentUser):
+    """The shop gives up its part while the order is confirmed and the part pending: its owner,
+    or an administrator of its hub or of the platform acting for it (recorded on the part)."""
+    view = await use_cases.cancel_part(runtime, actor, order_id, shop_id, cancellation.reason)
     return _shop_part_out(view)
+
+
+@router.get("/shops/{shop_id}/sales", response_model=SalesOut)
+async def shop_sales(shop_id: UUID, runtime: Runtime, viewer: CurrentUser,
+                     first: Annotated[str | None, Query(alias="from", examples=["2026-01"])] = None,
+                     last: Annotated[str | None, Query(alias="to", examples=["2026-03"])] = None):
+    """The shop's sales month by month, ``from`` to ``to`` (YYYY-MM, Paris time, at most 24
+    months; both default to this month): for its owner, the administrators of its hub and
+    platform administrators. A part counts in one month: the month its order was collected
+    (sold), the month the shop gave it up (cancelled), or, while it waits to be collected, the
+    month it was paid (in progress). Commission and payouts are the payment service's."""
+    last_month = Month.parse(last) if last else Month.of(utc_now())
+    first_month = Month.parse(first) if first else last_month
+    sales = await use_cases.shop_sales(runtime, viewer, shop_id, first_month, last_month)
+    return SalesOut(shop_id=shop_id, months=[_month_sales_out(shop_id, m) for m in sales.months])
 
 
 def _order_out(view: OrderView) -> OrderOut:
@@ -155,7 +218,27 @@ def _shop_part_out(view: ShopPartView) -> ShopPartOut:
     return ShopPartOut(order_id=view.order.id, order_status=view.order.status,
                        shop_id=view.part.shop_id, status=view.part.status,
                        total_cents=view.part.total_cents, slot=_slot_out(view.slot),
-                       lines=_lines_out(view.lines))
+                       lines=_lines_out(view.lines), cancellation=_cancellation_out(view.part))
+
+
+def _cancellation_out(part: OrderPart) -> CancellationOut | None:
+    if part.cancelled_by_id is None:
+        return None
+    return CancellationOut(at=part.cancelled_at, by_user_id=part.cancelled_by_id,
+                           by_name=part.cancelled_by_name, for_shop=part.cancelled_for_shop,
+                           reason=part.cancellation_reason)
+
+
+def _month_sales_out(shop_id: UUID, sales: MonthSales) -> MonthSalesOut:
+    return MonthSalesOut(
+        month=str(sales.month), orders=sales.orders, items_sold=sales.items_sold,
+        gross_sales_cents=sales.gross_sales_cents, cancelled_parts=sales.cancelled_parts,
+        cancelled_cents=sales.cancelled_cents, parts_in_progress=sales.parts_in_progress,
+        in_progress_cents=sales.in_progress_cents, average_part_cents=sales.average_part_cents,
+        average_basket_share=sales.average_basket_share,
+        best_sellers=[BestSellerOut(product_id=b.product_id, name=b.name, quantity=b.quantity,
+                                    sales_cents=b.sales_cents) for b in sales.best_sellers],
+        statement_url=statement_url(shop_id, sales.month))
 
 
 def _lines_out(lines: list[OrderLine]) -> list[LineOut]:
@@ -165,4 +248,6 @@ def _lines_out(lines: list[OrderLine]) -> list[LineOut]:
 
 
 def _slot_out(slot: Slot | None) -> SlotOut | None:
-    return SlotOut(id=slot.id, starts_at=slot.starts_at, ends_at=slot.ends_at) if slot else None
+    if slot is None:
+        return None
+    return SlotOut(id=slot.id, starts_at=slot.starts_at, ends_at=slot.ends_at, label=slot.label)

@@ -1,5 +1,6 @@
 """The order service's rules, free of I/O: what a basket may hold, how it is priced and split into
-one part per shop, who may read an order, and the state machines of an order and of its parts.
+one part per shop, who may read an order and who may act for a shop, the state machines of an
+order and of its parts, and how a shop's sales add up month by month (in Paris time).
 
 Events answer with "no change" (None) when a transition no longer applies, so a late or repeated
 event is harmless; people asking for what the rules forbid get a DomainError.
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +27,11 @@ from libs.kit.errors import Conflict, DomainError
 
 MAX_QUANTITY = 99
 MAX_LINES = 100
+LOW_STOCK = 5  # from this many left down, residents are told how many remain
+HUB_ADMIN_ROLE = "admin"  # HubStaffAssigned's role for those who run the hub
+PARIS = ZoneInfo("Europe/Paris")
+MAX_SALES_MONTHS = 24
+BEST_SELLERS = 5
 
 
 class OrderStatus(StrEnum):
@@ -132,6 +141,12 @@ def may_read_order(viewer: Principal, resident_id: UUID, works_at_its_hub: bool)
     return viewer.user_id == resident_id or works_at_its_hub or viewer.is_platform_admin
 
 
+def may_act_for_shop(viewer: Principal, owner_id: UUID, runs_its_hub: bool) -> bool:
+    """The merchants' association runs shops on their behalf: the administrators of the shop's
+    hub and of the platform see and act on its parts as its owner does."""
+    return viewer.user_id == owner_id or runs_its_hub or viewer.is_platform_admin
+
+
 class InvalidBasket(DomainError):
     status, code = 422, "invalid_basket"
 
@@ -180,10 +195,26 @@ class Basket(BaseModel):
 
 @dataclass(frozen=True)
 class VariantOffer:
+    """A variant as the read models last heard of it; ``stock`` is None while its level is not
+    known (the catalog's reservation decides then, as it always does in the end)."""
+
     id: UUID
     label: str
     price_cents: int
     available: bool
+    stock: int | None = None
+
+    @property
+    def sold_out(self) -> bool:
+        return self.stock == 0
+
+    @property
+    def few_left(self) -> bool:
+        return self.stock is not None and 0 < self.stock <= LOW_STOCK
+
+    @property
+    def max_quantity(self) -> int:
+        return MAX_QUANTITY if self.stock is None else min(MAX_QUANTITY, self.stock)
 
 
 @dataclass(frozen=True)
@@ -206,6 +237,8 @@ class SlotChoice(Protocol):
     id: UUID
     hub_id: UUID
     starts_at: datetime
+    bookable_until: datetime | None
+    closed: bool
 
 
 def article(name: str, variant_label: str) -> str:
@@ -256,6 +289,9 @@ def price_basket(basket: Basket, *, hub_known: bool, slot: SlotChoice | None,
         quantity = wanted.quantity + (lines[variant.id].quantity if variant.id in lines else 0)
         if quantity > MAX_QUANTITY:
             problems.append(f"at most {MAX_QUANTITY} of one product: {variant.id}")
+        elif quantity > variant.max_quantity:
+            problems.append(f"only {variant.stock} left of product {offer.id} "
+                            f"({article(offer.name, variant.label)}): {quantity} asked for")
         lines[variant.id] = PricedLine(offer.id, variant.id, offer.shop_id, offer.name,
                                        variant.label, quantity, variant.price_cents)
     if problems:
@@ -268,8 +304,12 @@ def _slot_problems(basket: Basket, slot: SlotChoice | None, now: datetime) -> li
         return [f"unknown slot {basket.slot_id}"]
     if slot.hub_id != basket.hub_id:
         return [f"slot {slot.id} is not a slot of hub {basket.hub_id}"]
+    if slot.closed:
+        return [f"slot {slot.id} is closed"]
     if slot.starts_at <= now:
         return [f"slot {slot.id} has already started"]
+    if slot.bookable_until is not None and slot.bookable_until <= now:
+        return [f"slot {slot.id} starts too soon to be chosen (the hub's lead time)"]
     return []
 
 
@@ -296,6 +336,8 @@ def _chosen_variant(hub_id: UUID, wanted: BasketLine,
     if not variant.available:
         return None, (f"variant {variant.id} ({article(offer.name, variant.label)}) "
                       "is not available")
+    if variant.sold_out:
+        return None, f"product {product_id} ({article(offer.name, variant.label)}) is sold out"
     return variant, None
 
 
@@ -309,3 +351,168 @@ def _split_by_shop(lines: Sequence[PricedLine]) -> list[PricedPart]:
 def shortage_reasons(shortages: Iterable[tuple[UUID, str]], names: Mapping[UUID, str]) -> list[str]:
     """Each (variant id, reason) a reservation failed for, in words a resident can read."""
     return [f"{names.get(variant_id, 'un produit')} : {reason}" for variant_id, reason in shortages]
+
+
+# --- a shop's sales --------------------------------------------------------------------------
+
+
+class InvalidPeriod(DomainError):
+    status, code = 422, "invalid_period"
+
+
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A calendar month in Paris time, the month shops and their statements count in."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        found = _MONTH.fullmatch(text.strip())
+        if found is None:
+            raise InvalidPeriod(f"a month is written YYYY-MM (2026-03), not {text!r}")
+        return cls(int(found.group(1)), int(found.group(2)))
+
+    @classmethod
+    def of(cls, moment: datetime) -> Month:
+        local = moment.astimezone(PARIS)
+        return cls(local.year, local.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    def shifted(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+    def starts_at(self) -> datetime:
+        """The month's first instant, in UTC."""
+        return datetime(self.year, self.month, 1, tzinfo=PARIS).astimezone(UTC)
+
+
+def months_from(first: Month, last: Month) -> list[Month]:
+    """``first`` to ``last``, both included: at most MAX_SALES_MONTHS of them."""
+    if first > last:
+        raise InvalidPeriod(f"the period ends ({last}) before it starts ({first})")
+    count = (last.year - first.year) * 12 + last.month - first.month + 1
+    if count > MAX_SALES_MONTHS:
+        raise InvalidPeriod(f"at most {MAX_SALES_MONTHS} months at once; {first} to {last} "
+                            f"is {count}")
+    return [first.shifted(n) for n in range(count)]
+
+
+def statement_url(shop_id: UUID, month: Month) -> str:
+    """The payment service's statement of the shop's month: commission and payouts are its to
+    compute, ours to link to."""
+    return f"/payments/shops/{shop_id}/statements/{month}"
+
+
+class PartOutcome(StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    IN_PROGRESS = "in_progress"
+
+
+def part_outcome(part_status: str, cancelled_at: datetime | None, order_status: str,
+                 confirmed_at: datetime | None,
+                 completed_at: datetime | None) -> tuple[PartOutcome, datetime] | None:
+    """Where a shop's part of an order stands in its sales, and the moment that counts for its
+    month: handed over (when the order was collected), given up by the shop (when it was), or
+    paid and still to be collected (when it was paid). Parts of orders never paid count for
+    nothing."""
+    if part_status == PartStatus.CANCELLED:
+        return (PartOutcome.CANCELLED, cancelled_at) if cancelled_at else None
+    if order_status == OrderStatus.COMPLETED and completed_at:
+        return PartOutcome.COMPLETED, completed_at
+    if order_status in (OrderStatus.CONFIRMED, OrderStatus.READY) and confirmed_at:
+        return PartOutcome.IN_PROGRESS, confirmed_at
+    return None
+
+
+@dataclass(frozen=True)
+class SoldLine:
+    product_id: UUID
+    name: str
+    quantity: int
+    total_cents: int
+
+
+@dataclass(frozen=True)
+class SoldPart:
+    """A shop's part of an order as its sales count it; ``order_total_cents`` is what the whole
+    basket came to once parts given up were taken out."""
+
+    outcome: PartOutcome
+    counted_at: datetime
+    total_cents: int
+    order_total_cents: int
+    lines: tuple[SoldLine, ...]
+
+
+@dataclass(frozen=True)
+class BestSeller:
+    product_id: UUID
+    name: str
+    quantity: int
+    sales_cents: int
+
+
+@dataclass(frozen=True)
+class MonthSales:
+    """One month of a shop's sales. Gross sales, items and best sellers count collected parts
+    only; ``average_basket_share`` is the mean fraction of their basket a collected part made."""
+
+    month: Month
+    orders: int
+    items_sold: int
+    gross_sales_cents: int
+    cancelled_parts: int
+    cancelled_cents: int
+    parts_in_progress: int
+    in_progress_cents: int
+    average_part_cents: int | None
+    average_basket_share: float | None
+    best_sellers: tuple[BestSeller, ...]
+
+
+def sales_by_month(parts: Iterable[SoldPart], months: Sequence[Month]) -> list[MonthSales]:
+    """Every month of ``months``, empty ones included, from the parts counted in it."""
+    by_month: dict[Month, list[SoldPart]] = defaultdict(list)
+    for part in parts:
+        by_month[Month.of(part.counted_at)].append(part)
+    return [_month_sales(month, by_month.get(month, [])) for month in months]
+
+
+def _month_sales(month: Month, parts: list[SoldPart]) -> MonthSales:
+    completed = [p for p in parts if p.outcome == PartOutcome.COMPLETED]
+    cancelled = [p for p in parts if p.outcome == PartOutcome.CANCELLED]
+    in_progress = [p for p in parts if p.outcome == PartOutcome.IN_PROGRESS]
+    gross = sum(p.total_cents for p in completed)
+    shares = [p.total_cents / p.order_total_cents for p in completed if p.order_total_cents]
+    return MonthSales(
+        month=month, orders=len(parts),
+        items_sold=sum(line.quantity for p in completed for line in p.lines),
+        gross_sales_cents=gross,
+        cancelled_parts=len(cancelled), cancelled_cents=sum(p.total_cents for p in cancelled),
+        parts_in_progress=len(in_progress),
+        in_progress_cents=sum(p.total_cents for p in in_progress),
+        average_part_cents=round(gross / len(completed)) if completed else None,
+        average_basket_share=round(sum(shares) / len(shares), 4) if shares else None,
+        best_sellers=_best_sellers(line for p in completed for line in p.lines))
+
+
+def _best_sellers(lines: Iterable[SoldLine]) -> tuple[BestSeller, ...]:
+    """The products sold most (by quantity, then by sales), all their variants together."""
+    quantities: dict[UUID, int] = defaultdict(int)
+    sales: dict[UUID, int] = defaultdict(int)
+    names: dict[UUID, str] = {}
+    for line in lines:
+        quantities[line.product_id] += line.quantity
+        sales[line.product_id] += line.total_cents
+        names.setdefault(line.product_id, line.name)
+    ranked = sorted(quantities, key=lambda p: (-quantities[p], -sales[p], names[p]))
+    return tuple(BestSeller(p, names[p], quantities[p], sales[p]) for p in ranked[:BEST_SELLERS])

@@ -1,11 +1,14 @@
 """The order service's pages, in French: the hubs, the basket and checkout of a hub, an order,
-the resident's orders, and a shop's parts to prepare. Forms post and redirect (303), no
-JavaScript."""
+the resident's orders, and a shop's back office: its parts to prepare and its sales. Forms post
+(or get) and redirect (303), no JavaScript."""
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID, uuid4
 
+from babel.dates import format_date
+from babel.numbers import format_percent
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -15,10 +18,19 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, DomainError
-from libs.kit.pages import problem_page, sign_in_redirect, sign_in_url, templates_for
+from libs.kit.pages import LOCALE, problem_page, sign_in_redirect, sign_in_url, templates_for
 from services.order import use_cases
-from services.order.domain import MAX_QUANTITY, Basket, InvalidBasket, OrderStatus, article
-from services.order.use_cases import OrderView
+from services.order.domain import (
+    MAX_QUANTITY,
+    Basket,
+    InvalidBasket,
+    Month,
+    OrderStatus,
+    article,
+    months_from,
+    statement_url,
+)
+from services.order.use_cases import OrderView, utc_now
 
 router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
@@ -40,11 +52,17 @@ PART_STATUS_LABELS = {
 }
 templates.env.filters["order_status"] = lambda status: ORDER_STATUS_LABELS.get(status, status)
 templates.env.filters["part_status"] = lambda status: PART_STATUS_LABELS.get(status, status)
+templates.env.filters["month_label"] = lambda month: format_date(
+    date(month.year, month.month, 1), "LLLL y", locale=LOCALE)
+templates.env.filters["percent"] = lambda share: format_percent(share, locale=LOCALE)
 templates.env.globals["article"] = article
+templates.env.globals["statement_url"] = statement_url
 
 REFRESH_WHILE_WAITING_S = "5"
 MAX_REASON_LENGTH = 500
 PART_CANCELLED_NOTICE = "La part a été annulée ; le client sera remboursé de son montant."
+SALES_MONTHS_SHOWN = 12
+MONTHS_OFFERED = 24
 
 # The API docs of the services of a hub, listed at the foot of the hubs page.
 API_DOCS = (("accounts", "/accounts/docs"), ("catalog", "/catalog/docs"),
@@ -99,6 +117,26 @@ async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
     cancelled = "annulee" in request.query_params
     return await _shop_page(request, runtime, viewer, shop_id,
                             notice=PART_CANCELLED_NOTICE if cancelled else None)
+
+
+@router.get("/shops/{shop_id}/ventes")
+async def shop_sales(shop_id: UUID, request: Request, runtime: Runtime, viewer: MaybeUser,
+                     mois: str = "") -> Response:
+    """One month of the shop's sales in full (``?mois=YYYY-MM``, this month by default), and the
+    twelve months up to it."""
+    if viewer is None:
+        return sign_in_redirect(request)
+    this_month = Month.of(utc_now())
+    try:
+        month = Month.parse(mois) if mois else this_month
+        sales = await use_cases.shop_sales(runtime, viewer, shop_id,
+                                           month.shifted(1 - SALES_MONTHS_SHOWN), month)
+    except DomainError as exc:
+        return _problem(request, viewer, exc)
+    return _render(request, "sales.html", viewer, shop=sales.shop, for_shop=sales.for_shop,
+                   month=month, chosen=sales.months[-1], history=sales.months[::-1],
+                   this_month=this_month,
+                   offered=months_from(this_month.shifted(1 - MONTHS_OFFERED), this_month)[::-1])
 
 
 @router.post("/shops/{shop_id}/parts/{order_id}/cancel")
@@ -182,11 +220,12 @@ async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop
                      status_code: int = 200, error: str | None = None,
                      notice: str | None = None) -> Response:
     try:
-        shop, parts = await use_cases.parts_to_prepare(runtime, viewer, shop_id)
+        shop_parts = await use_cases.parts_to_prepare(runtime, viewer, shop_id)
     except DomainError as exc:
         return _problem(request, viewer, exc)
     return _render(request, "shop.html", viewer, status_code=status_code, error=error,
-                   notice=notice, shop=shop, parts=parts, confirmed=OrderStatus.CONFIRMED)
+                   notice=notice, shop=shop_parts.shop, for_shop=shop_parts.for_shop,
+                   parts=shop_parts.parts, confirmed=OrderStatus.CONFIRMED)
 
 
 def _render(request: Request, template: str, viewer: Principal | None, *,

@@ -40,7 +40,9 @@ class HubStaff(OrderTable, table=True):
 
 
 class Slot(OrderTable, table=True):
-    """A collection slot a resident may choose at checkout (SlotOpened)."""
+    """A collection slot a resident may choose at checkout (SlotOpened) until the hub's lead
+    time before it starts (``bookable_until``), unless the hub closed it (SlotClosed). One held
+    during a gathering bears its title (``label``)."""
 
     __tablename__ = "slots"
 
@@ -48,6 +50,10 @@ class Slot(OrderTable, table=True):
     hub_id: UUID = Field(index=True)
     starts_at: datetime = Field(sa_type=UtcDateTime)
     ends_at: datetime = Field(sa_type=UtcDateTime)
+    bookable_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    gathering_id: UUID | None = None
+    label: str = Field(default="", max_length=200)
+    closed: bool = False
 
 
 class Shop(OrderTable, table=True):
@@ -88,6 +94,20 @@ class ProductVariant(OrderTable, table=True):
     position: int  # the catalog's order of the product's variants
 
 
+class VariantStock(OrderTable, table=True):
+    """How many of a variant may still be ordered, as the catalog last said (StockLevelChanged):
+    the highest revision wins. Kept apart from the variant's row, and kept even for a variant not
+    known yet, so that no ProductListed or ProductChanged, whenever it comes, loses it. A variant
+    without a row here has no known level: only the catalog's reservation decides for it."""
+
+    __tablename__ = "variant_stock"
+
+    variant_id: UUID = Field(primary_key=True)
+    product_id: UUID = Field(index=True)
+    available: int
+    revision: int
+
+
 class Order(OrderTable, table=True):
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("resident_id", "idempotency_key"),)
@@ -112,11 +132,14 @@ class Order(OrderTable, table=True):
     refunded_cents: int = 0
     pickup_code: str | None = Field(default=None, max_length=64)
     placed_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class OrderPart(OrderTable, table=True):
-    """What one shop prepares for one order."""
+    """What one shop prepares for one order. A part the shop gave up records who did it (its
+    owner, or someone of the association acting for the shop), when and why."""
 
     __tablename__ = "order_parts"
 
@@ -124,6 +147,11 @@ class OrderPart(OrderTable, table=True):
     shop_id: UUID = Field(primary_key=True, index=True)
     status: str = Field(max_length=20)
     total_cents: int
+    cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    cancelled_by_id: UUID | None = None
+    cancelled_by_name: str | None = Field(default=None, max_length=320)
+    cancelled_for_shop: bool = False
+    cancellation_reason: str | None = Field(default=None, max_length=500)
 
 
 class OrderLine(OrderTable, table=True):

@@ -1,5 +1,6 @@
 """What the order service does: place orders, move them along the saga as events arrive, expire
-the unpaid ones, let shops cancel their parts; and the reads its API and pages show.
+the unpaid ones, let shops (or the association acting for them) cancel their parts; and the reads
+its API and pages show, a shop's sales among them.
 
 Every change to an order first locks the order's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite
 serialises writers anyway), so two events racing for one order (StockReserved and SlotHeld, or a
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +26,7 @@ from libs.contracts.catalog import (
     ProductListed,
     ShopOpened,
     ShopStatusChanged,
+    StockLevelChanged,
     StockReservationFailed,
     StockReserved,
 )
@@ -47,6 +50,7 @@ from libs.contracts.pickup import (
     PickedUp,
     PickupReady,
     PickupScheduled,
+    SlotClosed,
     SlotHeld,
     SlotOpened,
     SlotUnavailable,
@@ -54,28 +58,37 @@ from libs.contracts.pickup import (
 from libs.kit.errors import Conflict, Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.order.domain import (
+    HUB_ADMIN_ROLE,
     REASON_EVERY_PART_CANCELLED,
     REASON_PAYMENT_FAILED,
     REASON_PAYMENT_OVERDUE,
     SHOP_VISIBLE_STATUSES,
     Basket,
+    Month,
+    MonthSales,
     OrderStatus,
     PartStatus,
     PartTrigger,
     PaymentStatus,
     PricedPart,
     ProductOffer,
+    SoldLine,
+    SoldPart,
     Trigger,
     VariantOffer,
     article,
     check_part_cancellable,
     is_payment_overdue,
+    may_act_for_shop,
     may_read_order,
+    months_from,
     order_after,
     part_after,
+    part_outcome,
     payment_after_refund,
     price_basket,
     remaining_total,
+    sales_by_month,
     shortage_reasons,
 )
 from services.order.tables import (
@@ -88,6 +101,7 @@ from services.order.tables import (
     ProductVariant,
     Shop,
     Slot,
+    VariantStock,
 )
 
 MAX_LISTED_ORDERS = 100
@@ -125,6 +139,23 @@ class ShopPartView:
 
 
 @dataclass(frozen=True)
+class ShopParts:
+    """A shop's parts of paid orders; ``for_shop`` when the viewer acts for the shop rather than
+    owning it."""
+
+    shop: Shop
+    for_shop: bool
+    parts: list[ShopPartView]
+
+
+@dataclass(frozen=True)
+class ShopSales:
+    shop: Shop
+    for_shop: bool
+    months: list[MonthSales]
+
+
+@dataclass(frozen=True)
 class ShopOffer:
     shop_id: UUID
     shop_name: str
@@ -155,7 +186,15 @@ async def record_hub_staff(event: HubStaffAssigned, uow: UnitOfWork) -> None:
 
 async def record_slot(event: SlotOpened, uow: UnitOfWork) -> None:
     await _upsert(uow.session, Slot, event.slot_id, id=event.slot_id, hub_id=event.hub_id,
-                  starts_at=event.starts_at, ends_at=event.ends_at)
+                  starts_at=event.starts_at, ends_at=event.ends_at,
+                  bookable_until=event.bookable_until, gathering_id=event.gathering_id,
+                  label=event.label)
+
+
+async def record_slot_closed(event: SlotClosed, uow: UnitOfWork) -> None:
+    slot = await uow.session.get(Slot, event.slot_id)
+    if slot is not None:
+        slot.closed = True
 
 
 async def record_shop(event: ShopOpened, uow: UnitOfWork) -> None:
@@ -184,6 +223,21 @@ async def record_product(event: ProductListed | ProductChanged, uow: UnitOfWork)
                       product_id=event.product_id, label=variant.label,
                       price_cents=variant.price_cents, available=variant.available,
                       position=position)
+
+
+async def record_stock_level(event: StockLevelChanged, uow: UnitOfWork) -> None:
+    """The highest revision wins, whatever order the levels arrive in (one statement, so two
+    deliveries racing on PostgreSQL cannot both insert); a level for a variant not known yet is
+    kept for when its product is."""
+    table = VariantStock.__table__
+    dialect = postgresql if uow.session.bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(variant_id=event.variant_id,
+                                             product_id=event.product_id,
+                                             available=event.available, revision=event.revision)
+    await uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.variant_id],
+        set_={"available": statement.excluded.available, "revision": statement.excluded.revision},
+        where=table.c.revision < statement.excluded.revision))
 
 
 async def _upsert(session: AsyncSession, model: type, key, **values) -> None:
@@ -340,6 +394,7 @@ async def confirm_paid_order(event: PaymentSucceeded, uow: UnitOfWork) -> None:
     order.payment_id, order.payment_amount_cents = event.payment_id, event.amount_cents
     order.payment_status = PaymentStatus.SUCCEEDED
     if _move(order, Trigger.PAID):
+        order.confirmed_at = order.updated_at
         await uow.emit(OrderConfirmed(
             order_id=order.id, hub_id=order.hub_id, slot_id=order.slot_id,
             resident_id=order.resident_id, parts=await _live_parts(uow.session, order.id),
@@ -385,6 +440,7 @@ async def complete_order(event: PickedUp, uow: UnitOfWork) -> None:
     order = await _order_for_update(uow.session, event.order_id)
     if order is None or not _move(order, Trigger.PICKED_UP):
         return
+    order.completed_at = order.updated_at
     for part in await _parts(uow.session, order.id):
         part.status = part_after(part.status, PartTrigger.HANDED_OVER) or part.status
     await uow.emit(OrderCompleted(order_id=order.id, completed_at=order.updated_at))
@@ -407,22 +463,26 @@ async def expire_unpaid_orders(runtime: ServiceRuntime) -> None:
                 await _cancel(order, uow, Trigger.PAYMENT_OVERDUE, REASON_PAYMENT_OVERDUE)
 
 
-async def cancel_part(runtime: ServiceRuntime, owner: Principal, order_id: UUID, shop_id: UUID,
+async def cancel_part(runtime: ServiceRuntime, actor: Principal, order_id: UUID, shop_id: UUID,
                       reason: str) -> ShopPartView:
-    """The shop cannot supply its part: refunded and released; the last part takes the order."""
+    """The shop cannot supply its part: refunded and released; the last part takes the order.
+    The part records who gave it up, the owner or someone acting for the shop."""
     async with runtime.unit_of_work() as uow:
-        shop = await _owned_shop(uow.session, owner, shop_id)
+        shop, for_shop = await _shop_run_by(uow.session, actor, shop_id)
         order = await _order_for_update(uow.session, order_id)
         part = await uow.session.get(OrderPart, (order_id, shop_id)) if order else None
         if part is None:
             raise NotFound(f"shop {shop_id} has no part in order {order_id}")
         check_part_cancellable(order.status, part.status)
         uow.correlation_id = order.correlation_id
-        part.status = PartStatus.CANCELLED
+        now = utc_now()
+        part.status, part.cancelled_at, part.cancellation_reason = PartStatus.CANCELLED, now, reason
+        part.cancelled_by_id, part.cancelled_by_name = actor.user_id, actor.name or actor.email
+        part.cancelled_for_shop = for_shop
         parts = await _parts(uow.session, order_id)
         order.total_cents = remaining_total((p.status, p.total_cents) for p in parts)
         order.reasons = [*order.reasons, f"{shop.name} : {reason}"]
-        order.updated_at = utc_now()
+        order.updated_at = now
         lines = await _lines(uow.session, order_id, shop_id)
         await uow.emit(OrderPartCancelled(order_id=order_id, shop_id=shop_id,
                                           amount_cents=part.total_cents,
@@ -511,11 +571,11 @@ async def list_orders_of(runtime: ServiceRuntime, resident: Principal) -> list[O
         return await _views(session, list(orders))
 
 
-async def parts_to_prepare(runtime: ServiceRuntime, owner: Principal,
-                           shop_id: UUID) -> tuple[Shop, list[ShopPartView]]:
+async def parts_to_prepare(runtime: ServiceRuntime, viewer: Principal,
+                           shop_id: UUID) -> ShopParts:
     """The shop's parts of paid orders, soonest slot first."""
     async with runtime.database.sessions() as session:
-        shop = await _owned_shop(session, owner, shop_id)
+        shop, for_shop = await _shop_run_by(session, viewer, shop_id)
         rows = (await session.exec(
             select(OrderPart, Order, Slot)
             .join(Order, col(Order.id) == OrderPart.order_id)
@@ -524,8 +584,50 @@ async def parts_to_prepare(runtime: ServiceRuntime, owner: Principal,
                    col(Order.status).in_([str(s) for s in SHOP_VISIBLE_STATUSES]))
             .order_by(col(Slot.starts_at), col(Order.placed_at)))).all()
         lines = await _lines_of(session, [order.id for _, order, _ in rows], shop_id)
-    return shop, [ShopPartView(order, slot, part, lines.get(order.id, []))
-                  for part, order, slot in rows]
+    return ShopParts(shop, for_shop, [ShopPartView(order, slot, part, lines.get(order.id, []))
+                                      for part, order, slot in rows])
+
+
+async def shop_sales(runtime: ServiceRuntime, viewer: Principal, shop_id: UUID, first: Month,
+                     last: Month) -> ShopSales:
+    """The shop's sales, month by month from ``first`` to ``last`` (Paris time)."""
+    months = months_from(first, last)
+    counted = _counted_in(shop_id, months[0].starts_at(), months[-1].shifted(1).starts_at())
+    async with runtime.database.sessions() as session:
+        shop, for_shop = await _shop_run_by(session, viewer, shop_id)
+        rows = (await session.exec(
+            select(OrderPart, Order).join(Order, col(Order.id) == OrderPart.order_id)
+            .where(counted))).all()
+        lines = (await session.exec(
+            select(OrderLine).join(Order, col(Order.id) == OrderLine.order_id)
+            .join(OrderPart, and_(col(OrderPart.order_id) == OrderLine.order_id,
+                                  col(OrderPart.shop_id) == OrderLine.shop_id))
+            .where(counted))).all()
+    sold_lines: dict[UUID, list[SoldLine]] = {}
+    for line in lines:
+        sold_lines.setdefault(line.order_id, []).append(SoldLine(
+            line.product_id, line.name, line.quantity, line.quantity * line.unit_price_cents))
+    parts = []
+    for part, order in rows:
+        outcome = part_outcome(part.status, part.cancelled_at, order.status, order.confirmed_at,
+                               order.completed_at)
+        if outcome is not None:
+            parts.append(SoldPart(*outcome, part.total_cents, order.total_cents,
+                                  tuple(sold_lines.get(order.id, []))))
+    parts.sort(key=lambda sold: sold.counted_at, reverse=True)
+    return ShopSales(shop, for_shop, sales_by_month(parts, months))
+
+
+def _counted_in(shop_id: UUID, start: datetime, end: datetime):
+    """The shop's parts whose moment in its sales (see domain.part_outcome) falls in
+    [start, end): narrows the rows, part_outcome decides."""
+    def within(moment):
+        return and_(moment >= start, moment < end)
+
+    return and_(col(OrderPart.shop_id) == shop_id, or_(
+        within(col(OrderPart.cancelled_at)),
+        and_(col(OrderPart.status) != PartStatus.CANCELLED, or_(
+            within(col(Order.completed_at)), within(col(Order.confirmed_at))))))
 
 
 async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
@@ -540,7 +642,8 @@ async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
                   if offer.available]
         names = await _shop_names(session, {p.shop_id for p in products})
         slots = (await session.exec(
-            select(Slot).where(Slot.hub_id == hub_id, col(Slot.starts_at) > utc_now())
+            select(Slot).where(Slot.hub_id == hub_id, col(Slot.closed).is_(False),
+                               func.coalesce(Slot.bookable_until, Slot.starts_at) > utc_now())
             .order_by(Slot.starts_at).limit(MAX_OFFERED_SLOTS))).all()
     by_shop: dict[UUID, list[ProductOffer]] = {}
     for offer in offers:
@@ -554,10 +657,13 @@ async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
 async def _offers(session: AsyncSession, products: list[Product]) -> list[ProductOffer]:
     """``products`` with their variants, in the catalog's order."""
     variants: dict[UUID, list[VariantOffer]] = {product.id: [] for product in products}
-    for v in (await session.exec(
-            select(ProductVariant).where(col(ProductVariant.product_id).in_(list(variants)))
+    for v, stock in (await session.exec(
+            select(ProductVariant, VariantStock.available)
+            .outerjoin(VariantStock, col(VariantStock.variant_id) == ProductVariant.id)
+            .where(col(ProductVariant.product_id).in_(list(variants)))
             .order_by(ProductVariant.position))).all():
-        variants[v.product_id].append(VariantOffer(v.id, v.label, v.price_cents, v.available))
+        variants[v.product_id].append(VariantOffer(v.id, v.label, v.price_cents, v.available,
+                                                   stock))
     closed = set((await session.exec(select(Shop.id).where(
         col(Shop.id).in_({product.shop_id for product in products}),
         Shop.status != "active"))).all())
@@ -574,13 +680,21 @@ async def _may_read(session: AsyncSession, viewer: Principal, order: Order) -> b
     return may_read_order(viewer, order.resident_id, works_at_its_hub=staff is not None)
 
 
-async def _owned_shop(session: AsyncSession, owner: Principal, shop_id: UUID) -> Shop:
+async def _shop_run_by(session: AsyncSession, viewer: Principal,
+                       shop_id: UUID) -> tuple[Shop, bool]:
+    """The shop and whether ``viewer`` acts for it rather than owning it; Forbidden to anyone
+    else."""
     shop = await session.get(Shop, shop_id)
     if shop is None:
         raise NotFound(f"no shop {shop_id}")
-    if shop.owner_id != owner.user_id:
-        raise Forbidden("only the shop's owner may see or cancel its parts of orders")
-    return shop
+    if shop.owner_id == viewer.user_id:
+        return shop, False
+    staff = await session.get(HubStaff, (shop.hub_id, viewer.user_id))
+    if not may_act_for_shop(viewer, shop.owner_id,
+                            runs_its_hub=staff is not None and staff.role == HUB_ADMIN_ROLE):
+        raise Forbidden("only the shop's owner, its hub's administrators or a platform "
+                        "administrator may see or act on its orders")
+    return shop, True
 
 
 async def _views(session: AsyncSession, orders: list[Order]) -> list[OrderView]:

@@ -17,7 +17,7 @@ from tests.support.processes import REPO_ROOT, ServiceProcess
 from tests.support.waiting import eventually
 
 PREFIXES = {"/accounts": "accounts", "/catalog": "catalog", "/orders": "order",
-            "/payments": "payment", "/pickup": "pickup"}
+            "/payments": "payment", "/pickup": "pickup", "/notifications": "notification"}
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from libs.auth.tokens import Principal, TokenIssuer
 from libs.contracts import Event, registry
 from libs.contracts.catalog import ProductChanged, ProductListed, ProductVariant, ShopOpened
+from libs.contracts.payment import PaymentSucceeded, RefundIssued
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, SlotOpened
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.port import Record
@@ -190,3 +191,14 @@ async def place(service: OrderService, town: Town, *, who: Principal | None = No
 
 async def read_order(service: OrderService, order_id, who: Principal) -> httpx.Response:
     return await service.client.get(f"/orders/api/v1/orders/{order_id}", headers=service.auth(who))
+
+
+def payment_succeeded(order_id, payment_id, amount_cents: int) -> PaymentSucceeded:
+    """The payment service's word that the order is paid (its shares are none of order's business)."""
+    return PaymentSucceeded(payment_id=payment_id, order_id=order_id, hub_id=uuid.uuid4(),
+                            amount_cents=amount_cents, commission_cents=0, shares=[])
+
+
+def refund_issued(order_id, payment_id, amount_cents: int) -> RefundIssued:
+    return RefundIssued(refund_id=uuid.uuid4(), payment_id=payment_id, order_id=order_id,
+                        amount_cents=amount_cents, shares=[])

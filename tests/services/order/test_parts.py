@@ -1,21 +1,25 @@
 """Shops and their parts: each owner sees its parts of paid orders and may give one up while it
-is still to prepare; the last part given up cancels the order."""
+is still to prepare; the last part given up cancels the order. (Those acting for a shop:
+test_back_office.py.)"""
 
 from __future__ import annotations
 
 import uuid
 
 from libs.contracts.order import OrderCancelled, OrderPartCancelled
-from libs.contracts.payment import PaymentSucceeded
 from libs.contracts.pickup import PartDroppedOff
-from tests.services.order.conftest import OrderService, Town, person, read_order
+from tests.services.order.conftest import (
+    OrderService,
+    Town,
+    payment_succeeded,
+    read_order,
+)
 from tests.services.order.test_saga import awaiting_payment, placed_order
 
 
 async def confirmed_order(service: OrderService, town: Town) -> uuid.UUID:
     order_id, payment_id = await awaiting_payment(service, town)
-    await service.feed(PaymentSucceeded(payment_id=payment_id, order_id=order_id,
-                                        amount_cents=2 * 420 + 1290, commission_cents=100))
+    await service.feed(payment_succeeded(order_id, payment_id, 2 * 420 + 1290))
     return order_id
 
 
@@ -39,7 +43,7 @@ async def test_an_owner_sees_its_parts_of_paid_orders_only(service, town):
     assert [(line["name"], line["quantity"]) for line in part["lines"]] == [("Pain de campagne", 2)]
     assert part["slot"]["id"] == str(town.slot_id)
 
-    for intruder in (town.cheese.owner, town.resident, person("Admin", "platform_admin")):
+    for intruder in (town.cheese.owner, town.resident, town.staff, town.other_staff):
         refused = await service.client.get(f"/orders/api/v1/shops/{town.bakery.id}/parts",
                                            headers=service.auth(intruder))
         assert refused.status_code == 403, refused.text

@@ -23,7 +23,7 @@ from libs.contracts.order import (
     OrderRejected,
     PaymentRequested,
 )
-from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
+from libs.contracts.payment import PaymentFailed, PaymentStarted
 from libs.contracts.pickup import (
     PartDroppedOff,
     PickedUp,
@@ -37,8 +37,10 @@ from tests.services.order.conftest import (
     OrderService,
     Town,
     open_town,
+    payment_succeeded,
     place,
     read_order,
+    refund_issued,
     running_order_service,
 )
 
@@ -101,8 +103,7 @@ async def test_the_happy_path_from_placed_to_completed(service, town, first):
                                       amount_cents=requested.total_cents, provider="simulated"))
     assert (await status_of(service, town, order_id))["payment"] == {"id": str(payment_id),
                                                                     "status": "pending"}
-    await service.feed(PaymentSucceeded(payment_id=payment_id, order_id=order_id,
-                                        amount_cents=requested.total_cents, commission_cents=100))
+    await service.feed(payment_succeeded(order_id, payment_id, requested.total_cents))
     order = await status_of(service, town, order_id)
     assert order["status"] == "confirmed"
     assert order["payment"]["status"] == "succeeded"
@@ -220,15 +221,13 @@ async def test_a_payment_succeeding_after_the_cancellation_is_ignored(tmp_path):
         town = await open_town(service)
         order_id, payment_id = await awaiting_payment(service, town)
         await expire_unpaid_orders(service.runtime)
-        await service.feed(PaymentSucceeded(payment_id=payment_id, order_id=order_id,
-                                            amount_cents=2110, commission_cents=100))
+        await service.feed(payment_succeeded(order_id, payment_id, 2110))
         order = await status_of(service, town, order_id)
         assert order["status"] == "cancelled"
         assert order["payment"]["status"] == "succeeded"
         assert await service.published(OrderConfirmed) == []
 
-        await service.feed(RefundIssued(refund_id=uuid.uuid4(), payment_id=payment_id,
-                                        order_id=order_id, amount_cents=2110))
+        await service.feed(refund_issued(order_id, payment_id, 2110))
         assert (await status_of(service, town, order_id))["payment"]["status"] == "refunded"
 
 
@@ -237,8 +236,7 @@ async def test_the_sweep_and_a_late_payment_racing_make_one_transition(tmp_path,
         town = await open_town(service)
         orders = [await awaiting_payment(service, town) for _ in range(5)]
         await asyncio.gather(expire_unpaid_orders(service.runtime), *(
-            service.feed(PaymentSucceeded(payment_id=payment_id, order_id=order_id,
-                                          amount_cents=2110, commission_cents=100))
+            service.feed(payment_succeeded(order_id, payment_id, 2110))
             for order_id, payment_id in orders))
 
         confirmed = {e.order_id for e in await service.published(OrderConfirmed)}
