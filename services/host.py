@@ -19,7 +19,7 @@ from libs.kit.app import operations_router
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.embedded import EmbeddedBus
 
-SERVICES = ("accounts", "catalog", "order", "payment", "pickup")
+SERVICES = ("accounts", "catalog", "order", "payment", "pickup", "notification")
 HOME_PAGE = "/orders/hubs"
 
 log = logging.getLogger(__name__)

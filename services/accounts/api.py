@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from services.accounts import use_cases
-from services.accounts.domain import Credentials, Registration
+from services.accounts.domain import ContactPreferences, Credentials, Registration
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -45,3 +45,17 @@ async def issue_token(credentials: Credentials, runtime: Runtime):
 @router.get("/me", response_model=UserOut)
 async def me(principal: CurrentUser, runtime: Runtime):
     return await use_cases.get_user(runtime, principal.user_id)
+
+
+@router.get("/me/preferences", response_model=ContactPreferences)
+async def my_preferences(principal: CurrentUser, runtime: Runtime):
+    """How the signed-in person wishes to be told (French, e-mail only, until they say)."""
+    return await use_cases.contact_preferences(runtime, principal.user_id)
+
+
+@router.put("/me/preferences", response_model=ContactPreferences)
+async def change_my_preferences(wanted: ContactPreferences, principal: CurrentUser,
+                                runtime: Runtime):
+    """Replace them: ``locale`` (fr or en), ``phone`` (E.164; French national form accepted),
+    ``sms_opt_in`` (needs a phone). 422 on a bad number; emits ContactPreferencesChanged."""
+    return await use_cases.change_contact_preferences(runtime, principal.user_id, wanted)

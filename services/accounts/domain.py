@@ -1,5 +1,5 @@
 """The accounts service's rules, free of I/O: what a valid account is, the roles it gets, how
-passwords are kept, and where a sign-in may lead."""
+passwords are kept, where a sign-in may lead, and how a person wishes to be told."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from libs.contracts.accounts import GlobalRole
+from libs.contracts.accounts import GlobalRole, Locale
 
 RESIDENT: GlobalRole = "resident"
 PLATFORM_ADMIN: GlobalRole = "platform_admin"
@@ -130,3 +130,52 @@ def safe_redirect(target: str | None) -> str:
     ):
         return "/"
     return target
+
+
+DEFAULT_LOCALE: Locale = "fr"
+FRENCH_COUNTRY_CODE = "33"
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_PHONE_PUNCTUATION = re.compile(r"[\s.\-()/]")
+_FRENCH_NATIONAL = re.compile(r"0[1-9][0-9]{8}")
+
+
+def normalise_phone(raw: str) -> str | None:
+    """The number in E.164 form (``+33612345678``), or None when none was given. People write
+    numbers with spaces, dots or dashes, with ``00`` for ``+``, or in the French national form
+    (``06 12 34 56 78``): all of these are accepted; anything else is an error."""
+    digits = _PHONE_PUNCTUATION.sub("", raw)
+    if not digits:
+        return None
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif _FRENCH_NATIONAL.fullmatch(digits):
+        digits = f"+{FRENCH_COUNTRY_CODE}{digits[1:]}"
+    if not _E164.fullmatch(digits):
+        raise PydanticCustomError(
+            "phone", "this is not a phone number: give it in international form, such as "
+                     "+33612345678 (or 06 12 34 56 78)")
+    return digits
+
+
+class ContactPreferences(BaseModel):
+    """How a person wishes to be told about their orders and gatherings: the language of the
+    messages, and SMS as well as e-mail (which needs a number)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locale: Locale = DEFAULT_LOCALE
+    phone: str | None = Field(default=None, max_length=40)
+    sms_opt_in: bool = False
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
+
+    @model_validator(mode="after")
+    def _sms_needs_a_number(self) -> ContactPreferences:
+        if self.sms_opt_in and self.phone is None:
+            raise PydanticCustomError("sms_without_phone",
+                                      "SMS messages need a phone number: give one, or opt out")
+        return self

@@ -1,4 +1,5 @@
-"""The accounts service's pages: sign in, sign up, sign out (French, forms without JavaScript)."""
+"""The accounts service's pages: sign in, sign up, sign out, contact preferences (French first,
+forms without JavaScript)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from libs.auth.tokens import Principal
 from libs.auth.web import SESSION_COOKIE, MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, Unauthorized
-from libs.kit.pages import templates_for
+from libs.kit.pages import sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.accounts import use_cases
-from services.accounts.domain import MIN_PASSWORD_LENGTH, Credentials, Registration, safe_redirect
+from services.accounts.domain import (
+    MIN_PASSWORD_LENGTH,
+    ContactPreferences,
+    Credentials,
+    Registration,
+    safe_redirect,
+)
 from services.accounts.tables import User
 
 router = APIRouter(include_in_schema=False)
@@ -96,3 +103,86 @@ async def logout(runtime: Runtime) -> RedirectResponse:
     response.delete_cookie(SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure,
                            httponly=True, samesite="lax")
     return response
+
+
+PREFERENCES_PAGE = "/accounts/preferences"
+
+# The page speaks the language the person chose for their messages.
+PREFERENCE_WORDS = {
+    "fr": {
+        "title": "Mes préférences de contact",
+        "intro": "Nous vous écrivons quand votre commande est confirmée, prête au tiers-lieu, "
+                 "ou vous attend encore.",
+        "locale": "Langue des messages",
+        "phone": "Téléphone mobile",
+        "phone_hint": "Par exemple 06 12 34 56 78 ou +33 6 12 34 56 78.",
+        "sms_opt_in": "Recevoir aussi un SMS quand ma commande est prête ou m'attend",
+        "save": "Enregistrer",
+        "saved": "Vos préférences sont enregistrées.",
+        "invalid": "Le formulaire contient des erreurs : corrigez-les puis validez.",
+        "phone_error": "Indiquez un numéro de mobile valide, par exemple 06 12 34 56 78.",
+        "sms_opt_in_error": "Pour recevoir des SMS, indiquez votre numéro de mobile.",
+        "locale_error": "Choisissez le français ou l'anglais.",
+    },
+    "en": {
+        "title": "My contact preferences",
+        "intro": "We write to you when your order is confirmed, ready at the tiers-lieu, or "
+                 "still waiting for you.",
+        "locale": "Language of messages",
+        "phone": "Mobile phone",
+        "phone_hint": "For example +44 7700 900123 or 06 12 34 56 78 (France).",
+        "sms_opt_in": "Also send me a text message when my order is ready or waiting",
+        "save": "Save",
+        "saved": "Your preferences are saved.",
+        "invalid": "The form has errors: correct them, then save.",
+        "phone_error": "Give a valid mobile number, such as +33 6 12 34 56 78.",
+        "sms_opt_in_error": "To get text messages, give your mobile number.",
+        "locale_error": "Choose French or English.",
+    },
+}
+LOCALE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def _preferences_page(request: Request, principal: Principal, *, locale: str, phone: str,
+                      sms_opt_in: bool, status_code: int = 200, errors: dict[str, str] | None = None,
+                      notice: str | None = None, error: str | None = None) -> HTMLResponse:
+    return _page(request, "preferences.html", principal, status_code=status_code,
+                 words=PREFERENCE_WORDS[locale], locale=locale, locale_names=LOCALE_NAMES,
+                 phone=phone, sms_opt_in=sms_opt_in, errors=errors or {}, notice=notice,
+                 error=error)
+
+
+@router.get("/preferences", response_class=HTMLResponse)
+async def preferences_page(request: Request, runtime: Runtime, principal: MaybeUser,
+                           saved: bool = False) -> Response:
+    if principal is None:
+        return sign_in_redirect(request)
+    preferences = await use_cases.contact_preferences(runtime, principal.user_id)
+    words = PREFERENCE_WORDS[preferences.locale]
+    return _preferences_page(request, principal, locale=preferences.locale,
+                             phone=preferences.phone or "", sms_opt_in=preferences.sms_opt_in,
+                             notice=words["saved"] if saved else None)
+
+
+@router.post("/preferences")
+async def change_preferences(request: Request, runtime: Runtime, principal: MaybeUser,
+                             locale: FormText = "fr", phone: FormText = "",
+                             sms_opt_in: Annotated[bool, Form()] = False) -> Response:
+    if principal is None:
+        return sign_in_redirect(request, PREFERENCES_PAGE)
+    try:
+        wanted = ContactPreferences(locale=locale, phone=phone, sms_opt_in=sms_opt_in)
+    except ValidationError as exc:
+        shown = locale if locale in PREFERENCE_WORDS else "fr"
+        words = PREFERENCE_WORDS[shown]
+        fields = {_field_of(error) for error in exc.errors()}
+        return _preferences_page(
+            request, principal, locale=shown, phone=phone.strip(), sms_opt_in=sms_opt_in,
+            status_code=422, error=words["invalid"],
+            errors={field: words[f"{field}_error"] for field in fields})
+    await use_cases.change_contact_preferences(runtime, principal.user_id, wanted)
+    return RedirectResponse(f"{PREFERENCES_PAGE}?saved=true", status_code=303)
+
+
+def _field_of(error: dict) -> str:
+    return str(error["loc"][0]) if error["loc"] else "sms_opt_in"

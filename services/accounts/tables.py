@@ -30,5 +30,17 @@ class User(AccountsTable, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
+class ContactPreference(AccountsTable, table=True):
+    """How the person wishes to be told; no row means the defaults (French, e-mail only)."""
+
+    __tablename__ = "contact_preferences"
+
+    user_id: UUID = Field(primary_key=True, foreign_key="users.id")
+    locale: str = Field(max_length=5)
+    phone: str | None = Field(default=None, max_length=16)
+    sms_opt_in: bool
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
 outbox = outbox_table(AccountsTable.metadata)
 inbox = inbox_table(AccountsTable.metadata)

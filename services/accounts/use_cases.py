@@ -19,13 +19,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
-from libs.contracts.accounts import GlobalRole, UserRegistered
+from libs.contracts.accounts import ContactPreferencesChanged, GlobalRole, UserRegistered
 from libs.kit.errors import Conflict, Unauthorized
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.accounts import domain
-from services.accounts.domain import Credentials, Registration
+from services.accounts.domain import ContactPreferences, Credentials, Registration
 from services.accounts.signing import TokenSigner
-from services.accounts.tables import User
+from services.accounts.tables import ContactPreference, User
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
@@ -85,6 +85,42 @@ async def get_user(runtime: ServiceRuntime, user_id: UUID) -> User:
     if user is None:
         raise Unauthorized("this account no longer exists; sign in again")
     return user
+
+
+async def contact_preferences(runtime: ServiceRuntime, user_id: UUID) -> ContactPreferences:
+    async with runtime.database.sessions() as session:
+        if await session.get(User, user_id) is None:
+            raise Unauthorized("this account no longer exists; sign in again")
+        row = await session.get(ContactPreference, user_id)
+    return _preferences(row) if row else ContactPreferences()
+
+
+async def change_contact_preferences(runtime: ServiceRuntime, user_id: UUID,
+                                     wanted: ContactPreferences) -> ContactPreferences:
+    """Keeps the person's preferences and tells the other services, once per actual change."""
+    try:
+        async with runtime.unit_of_work() as uow:
+            if await uow.session.get(User, user_id) is None:
+                raise Unauthorized("this account no longer exists; sign in again")
+            row = await uow.session.get(ContactPreference, user_id, with_for_update=True)
+            if row is not None and _preferences(row) == wanted:
+                return wanted
+            if row is None:
+                row = ContactPreference(user_id=user_id, **wanted.model_dump(),
+                                        updated_at=datetime.now(UTC))
+                uow.session.add(row)
+            else:
+                row.sqlmodel_update({**wanted.model_dump(), "updated_at": datetime.now(UTC)})
+            await uow.session.flush()
+            await uow.emit(ContactPreferencesChanged(user_id=user_id, **wanted.model_dump()))
+    except IntegrityError:
+        # Two first changes at once: the primary key let one in; the other may simply try again.
+        raise Conflict("your preferences were changed at the same moment; try again") from None
+    return wanted
+
+
+def _preferences(row: ContactPreference) -> ContactPreferences:
+    return ContactPreferences(locale=row.locale, phone=row.phone, sms_opt_in=row.sms_opt_in)
 
 
 async def list_users(sessions: async_sessionmaker[AsyncSession]) -> list[User]:
