@@ -11,7 +11,10 @@ from libs.kit.runtime import Periodic, ServiceDefinition, ServiceRuntime, build_
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
 from services.payment import api, pages, use_cases
-from services.payment.domain import PaymentProvider
+from services.payment.domain import FULL_BPS, MAX_COMMISSION_BPS, PaymentProvider
+from services.payment.ledger import api as ledger_api
+from services.payment.ledger import pages as ledger_pages
+from services.payment.ledger import tables as ledger_tables  # noqa: F401 (create_all makes them)
 from services.payment.providers import SimulatedProvider, StripeProvider
 from services.payment.subscriptions import SUBSCRIPTIONS
 from services.payment.tables import PaymentTable
@@ -21,10 +24,17 @@ class PaymentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADOPTE_PAYMENT_", extra="ignore")
 
     provider: Literal["simulated", "stripe"] = "simulated"
-    commission_bps: int = Field(default=800, ge=0, le=10_000)
+    commission_bps: int = Field(default=800, ge=0, le=MAX_COMMISSION_BPS,
+                                description="The commission where neither hub nor shop has its own.")
+    no_show_refund_bps: int = Field(default=0, ge=0, le=FULL_BPS,
+                                    description="What a no-show gets back where its hub has no "
+                                                "policy of its own (0: the shops keep it all).")
     stripe_api_key: SecretStr = SecretStr("")
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_connect_webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="The signing secret of the Connect webhook endpoint "
+                                           "(account.updated), when it is not the same endpoint.")
     provider_sync_every_s: float = Field(
         default=2.0, gt=0, description="How often the provider step retries what it could not do "
                                        "(it also runs as soon as a handler leaves it work)."
@@ -46,7 +56,8 @@ SERVICE = ServiceDefinition(
     prefix="/payments",
     metadata=PaymentTable.metadata,
     subscriptions=SUBSCRIPTIONS,
-    routers=[api.router, pages.router],
+    routers=[api.router, pages.router, pages.payouts_router, ledger_api.router,
+             ledger_pages.router],
     periodic=[Periodic(every_s=lambda settings: settings.provider_sync_every_s,
                        run=use_cases.sync_with_provider)],
 )
@@ -58,6 +69,7 @@ def provider_for(settings: PaymentSettings) -> PaymentProvider:
             api_key=settings.stripe_api_key.get_secret_value(),
             api_base=settings.stripe_api_base,
             webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+            connect_webhook_secret=settings.stripe_connect_webhook_secret.get_secret_value(),
         )
     return SimulatedProvider()
 

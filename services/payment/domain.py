@@ -1,9 +1,10 @@
 """The payment service's rules, free of I/O: what moves a payment from one status to another,
-the platform's commission, how much a refund may give back, and the port every payment provider
-implements."""
+the platform's commission, how a refund is shared among the shops and what it takes back from
+them, what each shop is transferred, and the port every payment provider implements."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -34,15 +35,105 @@ class RefundStatus(StrEnum):
     REFUSED = "refused"
 
 
+class TransferStatus(StrEnum):
+    """A shop's transfer for a completed order: ``held`` until its payout account can be paid
+    (its amount is fixed only then), ``due`` with its amount fixed, ``made``; ``not_needed`` when
+    nothing is owed; ``refused`` by the provider (for someone to look at)."""
+
+    HELD = "held"
+    DUE = "due"
+    MADE = "made"
+    NOT_NEEDED = "not_needed"
+    REFUSED = "refused"
+
+
+class ReversalStatus(StrEnum):
+    DUE = "due"
+    MADE = "made"
+    REFUSED = "refused"
+
+
+MAX_COMMISSION_BPS = 5_000
+FULL_BPS = 10_000
+
+
+def portion_cents(cents: int, bps: int) -> int:
+    """``bps`` basis points (hundredths of a percent) of ``cents``, rounded half up to the cent,
+    in integers only: ``(cents * bps + 5000) // 10000``."""
+    if cents < 0 or bps < 0:
+        raise ValueError("an amount and a rate are never negative")
+    return (cents * bps + 5_000) // FULL_BPS
+
+
 def commission_cents(total_cents: int, bps: int) -> int:
-    """The platform's share of ``total_cents`` at ``bps`` basis points (hundredths of a percent),
-    rounded half up to the cent, in integers only: ``(total_cents * bps + 5000) // 10000``.
+    """The platform's commission on ``total_cents`` at ``bps``: ``portion_cents``, rounded half
+    up on each shop's share separately.
 
     So 1234 cents at 800 bps (98.72) is 99, 1 cent at 5000 bps (0.5) is 1, and 1 cent at 4999 bps
     (0.4999) is 0."""
-    if total_cents < 0 or bps < 0:
-        raise ValueError("an amount and a rate are never negative")
-    return (total_cents * bps + 5_000) // 10_000
+    return portion_cents(total_cents, bps)
+
+
+def commission_bps_for(shop_bps: int | None, hub_bps: int | None, default_bps: int) -> int:
+    """The shop's own rate when it has one, else its hub's, else the platform's default."""
+    if shop_bps is not None:
+        return shop_bps
+    return hub_bps if hub_bps is not None else default_bps
+
+
+def commission_given_back(share_cents: int, bps: int, refunded_before: int, refunded_now: int
+                          ) -> int:
+    """The commission the platform gives up when ``refunded_now`` more cents of a shop's share
+    go back to the resident.
+
+    The platform always keeps exactly the commission on what is left of the share
+    (``commission_cents(share - refunded, bps)``); what it gives back is the difference, so
+    the cents given back over all refunds add up with no rounding drift."""
+    left_before = share_cents - refunded_before
+    return (commission_cents(left_before, bps)
+            - commission_cents(left_before - refunded_now, bps))
+
+
+def transfer_cents(share_cents: int, bps: int, refunded_cents: int) -> int:
+    """What a shop is transferred for its share: what is left of it once refunded, less the
+    commission on that (= share − commission − refunded + commission given back)."""
+    left = share_cents - refunded_cents
+    return left - commission_cents(left, bps)
+
+
+def reversal_cents(refunded_cents: int, commission_back_cents: int) -> int:
+    """What a refund made after the transfer takes back from the shop: the refunded part of
+    its share less the commission the platform gives back on it."""
+    return refunded_cents - commission_back_cents
+
+
+def simulated_fee_cents(amount_cents: int) -> int:
+    """The simulated provider's fee, Stripe's European card pricing: 1.5 % + 25 c."""
+    return portion_cents(amount_cents, 150) + 25 if amount_cents > 0 else 0
+
+
+def refund_shares(asked_cents: int, left_by_shop: Mapping[UUID, int],
+                  shop_id: UUID | None = None) -> dict[UUID, int]:
+    """How a refund is taken out of the shops' shares: all of it from ``shop_id``'s when it is
+    one shop's, else spread over the shops in order, each up to what is left of its share;
+    never beyond what is left (shops with nothing taken are left out)."""
+    if shop_id is not None:
+        taken = refundable_cents(asked_cents, left_by_shop.get(shop_id, 0), 0)
+        return {shop_id: taken} if taken > 0 else {}
+    shares, wanted = {}, asked_cents
+    for shop, left in left_by_shop.items():
+        taken = min(wanted, left)
+        if taken > 0:
+            shares[shop] = taken
+            wanted -= taken
+    return shares
+
+
+def no_show_refund_shares(left_by_shop: Mapping[UUID, int], refund_bps: int) -> dict[UUID, int]:
+    """The hub's no-show policy: ``refund_bps`` of what is left of each shop's share goes back
+    (0 keeps the money, 10000 gives it all back), rounded half up per share."""
+    shares = {shop: portion_cents(left, refund_bps) for shop, left in left_by_shop.items()}
+    return {shop: cents for shop, cents in shares.items() if cents > 0}
 
 
 def status_after_outcome(status: PaymentStatus, outcome: Outcome) -> PaymentStatus | None:
@@ -88,8 +179,37 @@ def part_refund_id(payment_id: UUID, shop_id: UUID) -> UUID:
     return uuid5(payment_id, f"part:{shop_id}")
 
 
+def no_show_refund_id(payment_id: UUID) -> UUID:
+    """The one refund the hub's no-show policy makes."""
+    return uuid5(payment_id, "no-show")
+
+
+def adjustment_refund_id(payment_id: UUID, idempotency_key: str) -> UUID:
+    """A refund a hub admin asks for (an item missing), named by the request's Idempotency-Key."""
+    return uuid5(payment_id, f"adjustment:{idempotency_key}")
+
+
+def transfer_id(payment_id: UUID, shop_id: UUID) -> UUID:
+    """The one transfer of a shop's share of a payment."""
+    return uuid5(payment_id, f"transfer:{shop_id}")
+
+
+def reversal_id(refund_id: UUID, shop_id: UUID) -> UUID:
+    """The one reversal a refund makes of a shop's transfer."""
+    return uuid5(refund_id, f"reversal:{shop_id}")
+
+
 def may_see(principal: Principal, resident_id: UUID) -> bool:
     return principal.user_id == resident_id or principal.is_platform_admin
+
+
+def may_run_hub(principal: Principal, hub_admins: set[UUID]) -> bool:
+    """Platform admins run every hub; a hub's admins run theirs."""
+    return principal.is_platform_admin or principal.user_id in hub_admins
+
+
+def may_manage_shop(principal: Principal, owner_id: UUID, hub_admins: set[UUID]) -> bool:
+    return principal.user_id == owner_id or may_run_hub(principal, hub_admins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +233,52 @@ class ProviderRefund:
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderVerdict:
-    """The provider's word on one of our payments, from its webhook."""
+class ProviderShop:
+    """A shop whose payout account the provider is asked to open."""
 
+    shop_id: UUID
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAccountState:
+    """Where a shop's payout account stands at the provider."""
+
+    reference: str
+    details_submitted: bool
+    payouts_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTransfer:
+    transfer_id: UUID
     payment_id: UUID
-    outcome: Outcome
+    order_id: UUID
+    shop_id: UUID
+    destination: str
+    amount_cents: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReversal:
+    reversal_id: UUID
+    refund_id: UUID
+    shop_id: UUID
+    transfer_reference: str
+    amount_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderNotice:
+    """A webhook the provider signed: its event id (to take it once), its type and the id of
+    the object it is about, with our payment's id when the object carries it."""
+
+    event_id: str
+    kind: str
+    object_id: str
+    payment_id: UUID | None
     reason: str
 
 
@@ -144,3 +305,20 @@ class PaymentProvider(Protocol):
 
     async def refund(self, refund: ProviderRefund) -> str:
         """Gives ``refund.amount_cents`` back; returns the provider's reference of the refund."""
+
+    async def processor_fee(self, payment: ProviderPayment, reference: str) -> int:
+        """What the provider kept of the payment, in cents; raises while it does not know yet."""
+
+    async def open_payout_account(self, shop: ProviderShop) -> PayoutAccountState:
+        """Opens the shop's payout account (the same one when asked again)."""
+
+    async def onboarding_link(self, account_reference: str, shop_id: UUID, link_id: UUID,
+                              back_url: str) -> str:
+        """Where the shop's owner gives the provider what it needs to pay the shop; the owner
+        comes back to ``back_url``."""
+
+    async def transfer(self, transfer: ProviderTransfer) -> str:
+        """Sends a shop its share; returns the provider's reference of the transfer."""
+
+    async def reverse(self, reversal: ProviderReversal) -> str:
+        """Takes part of a transfer back; returns the provider's reference of the reversal."""

@@ -1,5 +1,6 @@
-"""The resident's payment page, server-rendered in French: pay, or (simulated provider) be
-refused, then back to the order."""
+"""The payment service's pages, server-rendered in French: the resident's payment page (pay, or,
+with the simulated provider, be refused, then back to the order), and a shop's payouts page
+(its payout account, the way to complete it, and what it was sent)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
-from libs.kit.errors import DomainError, NotFound
+from libs.kit.errors import DomainError, Forbidden, NotFound
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.payment import use_cases
-from services.payment.domain import Outcome, PaymentStatus
-from services.payment.tables import Payment
+from services.payment.domain import Outcome, PaymentStatus, TransferStatus
+from services.payment.tables import Payment, PayoutAccount
 
 router = APIRouter(prefix="/pay", include_in_schema=False)
+payouts_router = APIRouter(prefix="/shops", include_in_schema=False)
 templates = templates_for(__file__)
 
 STATUS_WORDS = {
@@ -27,6 +29,14 @@ STATUS_WORDS = {
     PaymentStatus.SUCCEEDED: "payé",
     PaymentStatus.FAILED: "refusé",
     PaymentStatus.CANCELLED: "annulé",
+}
+
+TRANSFER_WORDS = {
+    TransferStatus.HELD: "en attente de votre compte de versement",
+    TransferStatus.DUE: "en cours d'envoi",
+    TransferStatus.MADE: "versé",
+    TransferStatus.NOT_NEEDED: "rien à verser",
+    TransferStatus.REFUSED: "refusé par le prestataire (nous nous en occupons)",
 }
 
 
@@ -88,3 +98,89 @@ def _render(request: Request, runtime: ServiceRuntime, principal: Principal,
         "error": error,
     }
     return templates.TemplateResponse(request, "pay.html", context, status_code=status)
+
+
+@payouts_router.get("/{shop_id}/payouts", response_class=HTMLResponse)
+async def payouts_page(request: Request, shop_id: UUID, runtime: Runtime, principal: MaybeUser
+                       ) -> Response:
+    if principal is None:
+        return sign_in_redirect(request)
+    try:
+        shop, account, transfers = await use_cases.shop_payouts(runtime, shop_id, principal)
+    except DomainError as refused:
+        return _refused(request, principal, refused)
+    taken_back = await use_cases.reversed_cents(runtime, [t.id for t in transfers])
+    return templates.TemplateResponse(request, "payouts.html", {
+        "principal": principal, "shop": shop, "account": account,
+        "account_word": _account_word(account), "transfers": transfers,
+        "transfer_words": TRANSFER_WORDS, "taken_back": taken_back,
+        "provider": use_cases.provider_of(runtime).name,
+    })
+
+
+@payouts_router.post("/{shop_id}/payouts")
+async def open_payout_account(request: Request, shop_id: UUID, runtime: Runtime,
+                              principal: MaybeUser) -> Response:
+    """Opens the account if need be, then off to the provider's onboarding."""
+    page = f"/payments/shops/{shop_id}/payouts"
+    if principal is None:
+        return sign_in_redirect(request, page)
+    back_url = str(request.base_url).rstrip("/") + page
+    try:
+        _, link = await use_cases.open_payout_account(runtime, shop_id, principal, back_url)
+    except DomainError as refused:
+        return _refused(request, principal, refused)
+    return RedirectResponse(link or page, status_code=303)
+
+
+@payouts_router.get("/{shop_id}/payouts/onboarding", response_class=HTMLResponse)
+async def simulated_onboarding_page(request: Request, shop_id: UUID, runtime: Runtime,
+                                    principal: MaybeUser) -> Response:
+    if principal is None:
+        return sign_in_redirect(request)
+    if use_cases.provider_of(runtime).name != "simulated":
+        return _refused(request, principal, NotFound("no simulated onboarding here"))
+    try:
+        shop, account, _ = await use_cases.shop_payouts(runtime, shop_id, principal)
+    except DomainError as refused:
+        return _refused(request, principal, refused)
+    return templates.TemplateResponse(request, "onboarding.html", {
+        "principal": principal, "shop": shop, "account": account,
+    })
+
+
+@payouts_router.post("/{shop_id}/payouts/onboarding")
+async def finish_simulated_onboarding(request: Request, shop_id: UUID, runtime: Runtime,
+                                      principal: MaybeUser) -> Response:
+    page = f"/payments/shops/{shop_id}/payouts"
+    if principal is None:
+        return sign_in_redirect(request, page + "/onboarding")
+    try:
+        await use_cases.finish_simulated_onboarding(runtime, shop_id, principal)
+    except DomainError as refused:
+        return _refused(request, principal, refused)
+    return RedirectResponse(page, status_code=303)
+
+
+def _account_word(account: PayoutAccount | None) -> str:
+    if account is None:
+        return "pas encore ouvert"
+    if account.payouts_enabled:
+        return "actif : vos ventes vous sont versées"
+    if account.details_submitted:
+        return "en cours de vérification par le prestataire"
+    return "à compléter"
+
+
+def _refused(request: Request, principal: Principal, refused: DomainError) -> Response:
+    if isinstance(refused, Forbidden):
+        return problem_page(request, principal, 403,
+                            message="Seuls le commerçant et les responsables de son tiers-lieu "
+                                    "gèrent ses versements.",
+                            back=("/catalog/shops", "Voir mes boutiques"))
+    if isinstance(refused, NotFound):
+        return problem_page(request, principal, 404, message="Cette boutique est introuvable.",
+                            back=("/catalog/shops", "Voir mes boutiques"))
+    return problem_page(request, principal, refused.status, detail=refused.message,
+                        back=(f"/payments/shops/{request.path_params['shop_id']}/payouts",
+                              "Revenir aux versements"))

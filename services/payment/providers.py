@@ -1,10 +1,10 @@
 """The payment providers behind the PaymentProvider port: a simulated one for the embedded
-runtime and demos, and Stripe (one PaymentIntent per basket) for real money."""
+runtime and demos, and Stripe (one PaymentIntent per basket, separate transfers to the shops'
+Connect Express accounts) for real money."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from uuid import UUID
 
@@ -13,17 +13,25 @@ import stripe
 from services.payment.domain import (
     InvalidProviderNotice,
     Outcome,
+    PayoutAccountState,
+    ProviderNotice,
     ProviderPayment,
     ProviderRefund,
     ProviderRefused,
-    ProviderVerdict,
+    ProviderReversal,
+    ProviderShop,
+    ProviderTransfer,
+    simulated_fee_cents,
 )
 
 WEBHOOK_TOLERANCE_S = 300
+PAYOUT_COUNTRY = "FR"
 
 
 class SimulatedProvider:
-    """Moves no money: the resident's verdict comes from the simulate endpoint or the pay page."""
+    """Moves no money: the resident's verdict comes from the simulate endpoint or the pay page,
+    and a shop's payout account, opened at once, can be paid once its owner went through the
+    simulated onboarding page. Its fee is Stripe's European card pricing."""
 
     name = "simulated"
 
@@ -36,23 +44,37 @@ class SimulatedProvider:
     async def refund(self, refund: ProviderRefund) -> str:
         return f"sim_re_{refund.refund_id.hex}"
 
+    async def processor_fee(self, payment: ProviderPayment, reference: str) -> int:
+        return simulated_fee_cents(payment.amount_cents)
 
-_VERDICTS = {
-    "payment_intent.succeeded": Outcome.SUCCEEDED,
-    "payment_intent.payment_failed": Outcome.FAILED,
-}
+    async def open_payout_account(self, shop: ProviderShop) -> PayoutAccountState:
+        return PayoutAccountState(f"sim_acct_{shop.shop_id.hex}", details_submitted=False,
+                                  payouts_enabled=False)
+
+    async def onboarding_link(self, account_reference: str, shop_id: UUID, link_id: UUID,
+                              back_url: str) -> str:
+        return f"/payments/shops/{shop_id}/payouts/onboarding"
+
+    async def transfer(self, transfer: ProviderTransfer) -> str:
+        return f"sim_tr_{transfer.transfer_id.hex}"
+
+    async def reverse(self, reversal: ProviderReversal) -> str:
+        return f"sim_trr_{reversal.reversal_id.hex}"
 
 
 class StripeProvider:
     """One PaymentIntent for the whole basket, grouped with the shops' later transfers by the
-    order id (``transfer_group``); every call carries an idempotency key derived from our ids."""
+    order id (``transfer_group``). Every call that changes something carries an idempotency key
+    derived from our ids (reads change nothing and need none)."""
 
     name = "stripe"
 
-    def __init__(self, *, api_key: str, api_base: str, webhook_secret: str) -> None:
+    def __init__(self, *, api_key: str, api_base: str, webhook_secret: str,
+                 connect_webhook_secret: str = "") -> None:
         self._api_key = api_key
         self._api_base = api_base
-        self._webhook_secret = webhook_secret
+        # Stripe signs the events of connected accounts with their own endpoint's secret.
+        self._webhook_secrets = [s for s in (webhook_secret, connect_webhook_secret) if s]
         self._http: stripe.HTTPXClient | None = None
         self._client: stripe.StripeClient | None = None
 
@@ -101,30 +123,117 @@ class StripeProvider:
             )
         return created.id
 
-    def read_notice(self, payload: bytes, signature: str | None) -> ProviderVerdict | None:
-        """The verdict in a webhook Stripe signed, or None when it says nothing about one of our
-        payments' outcome. A bad or stale signature (over WEBHOOK_TOLERANCE_S) is refused."""
-        try:
-            event = stripe.Webhook.construct_event(
-                payload, signature, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_S
+    async def processor_fee(self, payment: ProviderPayment, reference: str) -> int:
+        """Stripe's fee, from the balance transaction of the intent's charge."""
+        intent = await self._read_intent(reference)
+        charge = intent.get("latest_charge")
+        balance = charge.get("balance_transaction") if isinstance(charge, dict) else None
+        if not isinstance(balance, dict):
+            raise LookupError(f"Stripe has no balance transaction for {reference} yet")
+        return int(balance["fee"])
+
+    async def payment_outcome(self, reference: str) -> Outcome | None:
+        """What the intent has come to now: None while it may still go either way."""
+        status = (await self._read_intent(reference)).get("status")
+        if status == "succeeded":
+            return Outcome.SUCCEEDED
+        return None if status == "processing" else Outcome.FAILED
+
+    async def open_payout_account(self, shop: ProviderShop) -> PayoutAccountState:
+        params = {
+            "type": "express",
+            "country": PAYOUT_COUNTRY,
+            "email": shop.email,
+            "capabilities": {"transfers": {"requested": True}},
+            "business_profile": {"name": shop.name},
+            "metadata": {"shop_id": str(shop.shop_id)},
+        }
+        with _refusals():
+            account = await self._client.v1.accounts.create_async(
+                params, {"idempotency_key": f"account-{shop.shop_id}"}
             )
-        except stripe.SignatureVerificationError as refused:
+        return _account_state(account)
+
+    async def read_account(self, reference: str) -> PayoutAccountState:
+        return _account_state(await self._client.v1.accounts.retrieve_async(reference))
+
+    async def onboarding_link(self, account_reference: str, shop_id: UUID, link_id: UUID,
+                              back_url: str) -> str:
+        # A link is good for one visit: each request for one is a new link, named by its id.
+        params = {"account": account_reference, "type": "account_onboarding",
+                  "return_url": back_url, "refresh_url": back_url}
+        with _refusals():
+            link = await self._client.v1.account_links.create_async(
+                params, {"idempotency_key": f"account-link-{shop_id}-{link_id}"}
+            )
+        return link.url
+
+    async def transfer(self, transfer: ProviderTransfer) -> str:
+        params = {
+            "amount": transfer.amount_cents,
+            "currency": transfer.currency,
+            "destination": transfer.destination,
+            "transfer_group": str(transfer.order_id),
+            "metadata": {"transfer_id": str(transfer.transfer_id),
+                         "payment_id": str(transfer.payment_id),
+                         "order_id": str(transfer.order_id), "shop_id": str(transfer.shop_id)},
+        }
+        with _refusals():
+            made = await self._client.v1.transfers.create_async(
+                params,
+                {"idempotency_key": f"transfer-{transfer.payment_id}-{transfer.shop_id}"},
+            )
+        return made.id
+
+    async def reverse(self, reversal: ProviderReversal) -> str:
+        params = {"amount": reversal.amount_cents,
+                  "metadata": {"reversal_id": str(reversal.reversal_id),
+                               "refund_id": str(reversal.refund_id),
+                               "shop_id": str(reversal.shop_id)}}
+        with _refusals():
+            made = await self._client.v1.transfers.reversals.create_async(
+                reversal.transfer_reference, params,
+                {"idempotency_key": f"reversal-{reversal.refund_id}-{reversal.shop_id}"},
+            )
+        return made.id
+
+    def read_notice(self, payload: bytes, signature: str | None) -> ProviderNotice:
+        """The event in a webhook Stripe signed with one of our endpoints' secrets. A bad or
+        stale signature (over WEBHOOK_TOLERANCE_S) is refused."""
+        refusals = []
+        for secret in self._webhook_secrets:
+            try:
+                event = stripe.Webhook.construct_event(
+                    payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_S
+                )
+                break
+            except stripe.SignatureVerificationError as refused:
+                refusals.append(str(refused))
+            except ValueError:
+                raise InvalidProviderNotice("the webhook body is not a Stripe event") from None
+        else:
             raise InvalidProviderNotice(
                 "the Stripe-Signature header is missing, does not match this body, or is older "
-                f"than {WEBHOOK_TOLERANCE_S} s", details=[str(refused)],
-            ) from None
-        except ValueError:
-            raise InvalidProviderNotice("the webhook body is not a Stripe event") from None
-        outcome = _VERDICTS.get(event.type)
-        if outcome is None:
-            return None
-        intent = (json.loads(payload).get("data") or {}).get("object") or {}
-        payment_id = _uuid((intent.get("metadata") or {}).get("payment_id"))
-        if payment_id is None:
-            return None
-        error = intent.get("last_payment_error") or {}
-        reason = error.get("message") or "paiement refusé par la banque"
-        return ProviderVerdict(payment_id, outcome, reason)
+                f"than {WEBHOOK_TOLERANCE_S} s", details=refusals,
+            )
+        subject = (event.to_dict().get("data") or {}).get("object") or {}
+        error = subject.get("last_payment_error") or {}
+        return ProviderNotice(
+            event_id=event.id, kind=event.type, object_id=str(subject.get("id") or ""),
+            payment_id=_uuid((subject.get("metadata") or {}).get("payment_id")),
+            reason=error.get("message") or "paiement refusé par la banque",
+        )
+
+    async def _read_intent(self, reference: str) -> dict:
+        intent = await self._client.v1.payment_intents.retrieve_async(
+            reference, {"expand": ["latest_charge.balance_transaction"]}
+        )
+        return intent.to_dict()
+
+
+def _account_state(account: stripe.Account) -> PayoutAccountState:
+    return PayoutAccountState(account.id, details_submitted=bool(account.details_submitted),
+                              payouts_enabled=bool(account.payouts_enabled))
 
 
 @contextlib.contextmanager

@@ -1,14 +1,43 @@
 """Event type → the payment service's handlers."""
 
-from libs.contracts.order import OrderCancelled, OrderPartCancelled, PaymentRequested
+from libs.contracts.catalog import ShopOpened
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderPartCancelled,
+    PaymentRequested,
+)
+from libs.contracts.payment import (
+    PaymentSucceeded,
+    ProcessorFeeCharged,
+    RefundIssued,
+    TransferMade,
+    TransferReversed,
+)
+from libs.contracts.pickup import HubOpened, HubStaffAssigned, NoShowRecorded
+from services.payment.ledger import use_cases as ledger
 from services.payment.use_cases import (
     call_off_payment,
+    pay_shops,
+    record_hub_staff,
     record_payment_request,
+    record_shop,
     refund_cancelled_part,
+    refund_no_show,
 )
 
 SUBSCRIPTIONS = {
     PaymentRequested: [record_payment_request],
     OrderCancelled: [call_off_payment],
     OrderPartCancelled: [refund_cancelled_part],
+    OrderCompleted: [pay_shops],
+    NoShowRecorded: [refund_no_show],
+    ShopOpened: [record_shop],
+    HubStaffAssigned: [record_hub_staff],
+    PaymentSucceeded: [ledger.post_payment_to_ledger],
+    ProcessorFeeCharged: [ledger.post_fee_to_ledger],
+    RefundIssued: [ledger.post_refund_to_ledger],
+    TransferMade: [ledger.post_transfer_to_ledger],
+    TransferReversed: [ledger.post_reversal_to_ledger],
+    HubOpened: [ledger.record_hub],
 }

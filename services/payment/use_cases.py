@@ -1,10 +1,14 @@
 """What the payment service does: load, change, write the outbox, commit.
 
 Event handlers and requests only record what was decided (a payment to open, one to call off, a
-refund due). The provider step, ``sync_with_provider``, then makes the provider match, outside any
-database transaction, and writes each result with its event. It runs for the payment at hand as
-soon as a handler's transaction has committed (``uow.after_commit``) and at once after a request
-that made a refund due; and for every payment on the service's clock, to retry what failed.
+refund due, a shop's transfer owed). The provider step, ``sync_with_provider``, then makes the
+provider match, outside any database transaction, and writes each result with its event. It runs
+for the payment at hand as soon as a handler's transaction has committed (``uow.after_commit``)
+and at once after a request that left it work; and for every payment on the service's clock, to
+retry what failed.
+
+Every amount that moves is decided under the payment's row lock, so that a refund's cents are
+either deducted from its shop's transfer or taken back from it by a reversal, exactly once.
 """
 
 from __future__ import annotations
@@ -17,62 +21,145 @@ from functools import partial
 from uuid import UUID, uuid4
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
 from libs.contracts.base import Event
-from libs.contracts.order import OrderCancelled, OrderPartCancelled, PaymentRequested
-from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
-from libs.kit.errors import NotFound
+from libs.contracts.catalog import ShopOpened
+from libs.contracts.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderPartCancelled,
+    PaymentRequested,
+)
+from libs.contracts.payment import (
+    PaymentFailed,
+    PaymentStarted,
+    PaymentSucceeded,
+    PayoutAccountUpdated,
+    ProcessorFeeCharged,
+    RefundIssued,
+    ShopShare,
+    TransferMade,
+    TransferReversed,
+)
+from libs.contracts.pickup import HubStaffAssigned, NoShowRecorded
+from libs.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.payment.domain import (
     Outcome,
     PaymentProvider,
     PaymentStatus,
+    PayoutAccountState,
+    ProviderNotice,
     ProviderPayment,
     ProviderRefund,
     ProviderRefused,
+    ProviderReversal,
+    ProviderShop,
+    ProviderTransfer,
     RefundStatus,
+    ReversalStatus,
+    TransferStatus,
+    adjustment_refund_id,
+    commission_bps_for,
     commission_cents,
+    commission_given_back,
     ensure_simulatable,
+    may_manage_shop,
+    may_run_hub,
     may_see,
+    no_show_refund_id,
+    no_show_refund_shares,
     part_refund_id,
-    refundable_cents,
+    refund_shares,
+    reversal_cents,
+    reversal_id,
     status_after_order_cancelled,
     status_after_outcome,
+    transfer_cents,
+    transfer_id,
     whole_refund_id,
 )
 from services.payment.providers import StripeProvider
-from services.payment.tables import Payment, Refund
+from services.payment.tables import (
+    HubAdmin,
+    HubTerms,
+    Payment,
+    PayoutAccount,
+    ProcessorFee,
+    ProviderNoticeSeen,
+    Refund,
+    RefundShare,
+    Reversal,
+    Share,
+    Shop,
+    Transfer,
+)
 
 log = logging.getLogger(__name__)
 
 PROVIDER_BATCH = 100
 SIMULATED_REFUSAL = "paiement refusé (simulation)"
+PAYMENT_NOTICES = {"payment_intent.succeeded", "payment_intent.payment_failed"}
+ACCOUNT_NOTICE = "account.updated"
 
 
 def provider_of(runtime: ServiceRuntime) -> PaymentProvider:
     return runtime.adapters["provider"]
 
 
-# --- what the order service tells us (inside the inbox transaction: no provider call here)
+# --- what the other services tell us (inside the inbox transaction: no provider call here)
+
+
+async def record_shop(opened: ShopOpened, uow: UnitOfWork) -> None:
+    """A shop, its hub and its owner: who may open its payout account, and its hub's rate."""
+    shop = await uow.session.get(Shop, opened.shop_id)
+    if shop is None:
+        uow.session.add(Shop(id=opened.shop_id, hub_id=opened.hub_id, name=opened.name,
+                             owner_id=opened.owner_id, owner_email=opened.owner_email))
+        return
+    shop.hub_id, shop.name = opened.hub_id, opened.name
+    shop.owner_id, shop.owner_email = opened.owner_id, opened.owner_email
+
+
+async def record_hub_staff(assigned: HubStaffAssigned, uow: UnitOfWork) -> None:
+    """A hub's admins set its rates and refund what went missing; its desk staff do not."""
+    key = (assigned.hub_id, assigned.user_id)
+    known = await uow.session.get(HubAdmin, key)
+    if assigned.role == "admin" and known is None:
+        uow.session.add(HubAdmin(hub_id=assigned.hub_id, user_id=assigned.user_id))
+    elif assigned.role != "admin" and known is not None:
+        await uow.session.delete(known)
 
 
 async def record_payment_request(requested: PaymentRequested, uow: UnitOfWork) -> None:
-    """The order asks for its basket's payment; the provider step opens it."""
-    known = await uow.session.exec(
-        select(Payment.id).where(Payment.order_id == requested.order_id)
-    )
+    """The order asks for its basket's payment; the provider step opens it. Each shop's share
+    and its commission rate are fixed now, at checkout."""
+    session = uow.session
+    known = await session.exec(select(Payment.id).where(Payment.order_id == requested.order_id))
     if known.first() is not None:
         return
+    if sum(part.total_cents for part in requested.parts) != requested.total_cents:
+        log.warning("the parts of order %s do not add up to its total", requested.order_id)
     now, payment_id = _now(), uuid4()
-    uow.session.add(Payment(
+    session.add(Payment(
         id=payment_id, order_id=requested.order_id, hub_id=requested.hub_id,
         resident_id=requested.resident_id, amount_cents=requested.total_cents,
         currency=requested.currency, pay_by=requested.pay_by, status=PaymentStatus.PENDING,
         correlation_id=uow.correlation_id, caused_by=_cause(uow), created_at=now, updated_at=now,
     ))
+    await session.flush()
+    hub = await session.get(HubTerms, requested.hub_id)
+    for part in requested.parts:
+        shop = await session.get(Shop, part.shop_id)
+        bps = commission_bps_for(shop and shop.commission_bps, hub and hub.commission_bps,
+                                 uow.settings.commission_bps)
+        session.add(Share(payment_id=payment_id, shop_id=part.shop_id,
+                          amount_cents=part.total_cents, commission_bps=bps,
+                          commission_cents=commission_cents(part.total_cents, bps)))
     _sync_after_commit(uow, payment_id)
 
 
@@ -87,7 +174,7 @@ async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork) -> None:
     if status is not None:
         payment.status = status
     elif payment.status == PaymentStatus.SUCCEEDED:
-        await _promise_refund(uow, payment, whole_refund_id(payment.id), payment.amount_cents)
+        await _refund_what_is_left(uow, payment)
     _sync_after_commit(uow, payment.id)
 
 
@@ -96,9 +183,47 @@ async def refund_cancelled_part(cancelled: OrderPartCancelled, uow: UnitOfWork) 
     payment = await _lock_order_payment(uow.session, cancelled.order_id)
     if payment is None or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         return
+    left = await _left_by_shop(uow.session, payment.id)
     await _promise_refund(uow, payment, part_refund_id(payment.id, cancelled.shop_id),
-                          cancelled.amount_cents, shop_id=cancelled.shop_id)
+                          refund_shares(cancelled.amount_cents, left, cancelled.shop_id),
+                          shop_id=cancelled.shop_id, reason=cancelled.reason)
     _sync_after_commit(uow, payment.id)
+
+
+async def pay_shops(completed: OrderCompleted, uow: UnitOfWork) -> None:
+    """The resident has the goods: each shop is owed its share, less commission and refunds.
+    A shop whose payout account cannot be paid yet waits (``held``)."""
+    payment = await _lock_order_payment(uow.session, completed.order_id)
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return
+    for share in await _shares(uow.session, payment.id):
+        if await uow.session.get(Transfer, transfer_id(payment.id, share.shop_id)) is not None:
+            continue
+        transfer = Transfer(id=transfer_id(payment.id, share.shop_id), payment_id=payment.id,
+                            order_id=payment.order_id, shop_id=share.shop_id,
+                            status=TransferStatus.HELD, caused_by=_cause(uow), created_at=_now())
+        uow.session.add(transfer)
+        await _fix_transfer(uow.session, transfer, share)
+    _sync_after_commit(uow, payment.id)
+
+
+async def refund_after_no_show(order_id: UUID, uow: UnitOfWork) -> None:
+    """The resident never came: the hub's policy says how much of each shop's share goes back
+    (``no_show_refund_bps``: 0 keeps it all). For pickup's no-show event's handler."""
+    payment = await _lock_order_payment(uow.session, order_id)
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return
+    hub = await uow.session.get(HubTerms, payment.hub_id)
+    bps = (hub.no_show_refund_bps if hub and hub.no_show_refund_bps is not None
+           else uow.settings.no_show_refund_bps)
+    left = await _left_by_shop(uow.session, payment.id)
+    await _promise_refund(uow, payment, no_show_refund_id(payment.id),
+                          no_show_refund_shares(left, bps), reason="absent au retrait")
+    _sync_after_commit(uow, payment.id)
+
+
+async def refund_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:
+    await refund_after_no_show(event.order_id, uow)
 
 
 def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:
@@ -106,7 +231,7 @@ def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:
     uow.after_commit(partial(sync_with_provider, payment_id=payment_id))
 
 
-# --- requests
+# --- requests: payments and refunds
 
 
 async def get_payment(runtime: ServiceRuntime, payment_id: UUID, principal: Principal) -> Payment:
@@ -124,26 +249,251 @@ async def simulate_outcome(runtime: ServiceRuntime, payment_id: UUID, outcome: O
         _visible(payment, payment_id, principal)
         ensure_simulatable(payment.status, opened=payment.provider_reference is not None)
         await _apply_outcome(uow, payment, outcome, SIMULATED_REFUSAL)
-    await sync_with_provider(runtime, payment.id)  # a refund it made due, at once
+    await sync_with_provider(runtime, payment.id)  # its fee, and a refund it made due, at once
     return payment
+
+
+async def ask_refund(runtime: ServiceRuntime, payment_id: UUID, shop_id: UUID,
+                     amount_cents: int, reason: str, idempotency_key: str,
+                     principal: Principal) -> tuple[Refund, bool]:
+    """A hub admin gives back part of a shop's share (an item was missing); the same
+    Idempotency-Key gives the same refund. Returns it, and whether this request made it."""
+    refund_id = adjustment_refund_id(payment_id, idempotency_key)
+    async with _payment_work(runtime, payment_id) as (uow, payment):
+        if payment is None:
+            raise NotFound(f"no payment {payment_id}")
+        if not may_run_hub(principal, await _hub_admins(uow.session, payment.hub_id)):
+            raise Forbidden("only the hub's admins refund part of an order")
+        known = await uow.session.get(Refund, refund_id)
+        if known is None:
+            await _ask_adjustment(uow, payment, refund_id, shop_id, amount_cents, reason)
+    if known is not None:
+        if (known.shop_id, known.amount_cents) != (shop_id, amount_cents):
+            raise Conflict("this Idempotency-Key was used for another refund")
+        return known, False
+    await sync_with_provider(runtime, payment_id)
+    async with runtime.database.sessions() as session:
+        return await session.get(Refund, refund_id), True
+
+
+async def _ask_adjustment(uow: UnitOfWork, payment: Payment, refund_id: UUID, shop_id: UUID,
+                          amount_cents: int, reason: str) -> None:
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise Conflict(f"this payment is {payment.status}: only money taken can be refunded")
+    left = await _left_by_shop(uow.session, payment.id)
+    if shop_id not in left:
+        raise Unprocessable(f"shop {shop_id} has no share in this payment")
+    if amount_cents > left[shop_id]:
+        raise Conflict(f"only {left[shop_id]} cents of this shop's share are left to refund")
+    await _promise_refund(uow, payment, refund_id, {shop_id: amount_cents}, shop_id=shop_id,
+                          reason=reason)
+
+
+# --- requests: commission rates and the hub's no-show policy
+
+
+async def hub_terms(runtime: ServiceRuntime, hub_id: UUID, principal: Principal) -> dict:
+    async with runtime.database.sessions() as session:
+        if not may_run_hub(principal, await _hub_admins(session, hub_id)):
+            raise Forbidden("only the hub's admins read its terms")
+        return _terms_view(runtime, hub_id, await session.get(HubTerms, hub_id))
+
+
+async def set_hub_terms(runtime: ServiceRuntime, hub_id: UUID, principal: Principal,
+                        **terms: int) -> dict:
+    """Sets the hub's ``commission_bps`` or ``no_show_refund_bps`` (for orders checked out from
+    now on, and no-shows from now on)."""
+    async with runtime.unit_of_work() as uow:
+        if not may_run_hub(principal, await _hub_admins(uow.session, hub_id)):
+            raise Forbidden("only the hub's admins set its terms")
+        known = await uow.session.get(HubTerms, hub_id)
+        if known is None:
+            known = HubTerms(hub_id=hub_id)
+            uow.session.add(known)
+        for name, value in terms.items():
+            setattr(known, name, value)
+    return _terms_view(runtime, hub_id, known)
+
+
+async def set_shop_commission(runtime: ServiceRuntime, shop_id: UUID, bps: int,
+                              principal: Principal) -> Shop:
+    """The shop's own rate, over its hub's, for orders checked out from now on."""
+    async with runtime.unit_of_work() as uow:
+        shop = await _known_shop(uow.session, shop_id)
+        if not may_run_hub(principal, await _hub_admins(uow.session, shop.hub_id)):
+            raise Forbidden("only the hub's admins set a shop's commission")
+        shop.commission_bps = bps
+    return shop
+
+
+def _terms_view(runtime: ServiceRuntime, hub_id: UUID, terms: HubTerms | None) -> dict:
+    settings = runtime.settings
+    return {
+        "hub_id": hub_id,
+        "commission_bps": commission_bps_for(None, terms and terms.commission_bps,
+                                             settings.commission_bps),
+        "no_show_refund_bps": (terms.no_show_refund_bps
+                               if terms and terms.no_show_refund_bps is not None
+                               else settings.no_show_refund_bps),
+    }
+
+
+# --- requests: payout accounts and transfers
+
+
+async def shop_payouts(runtime: ServiceRuntime, shop_id: UUID, principal: Principal
+                       ) -> tuple[Shop, PayoutAccount | None, list[Transfer]]:
+    """The shop, its payout account if it has one, and its transfers, newest first."""
+    async with runtime.database.sessions() as session:
+        shop = await _managed_shop(session, shop_id, principal)
+        account = await session.get(PayoutAccount, shop_id)
+        transfers = (await session.exec(
+            select(Transfer).where(Transfer.shop_id == shop_id)
+            .order_by(Transfer.created_at.desc())
+        )).all()
+    return shop, account, list(transfers)
+
+
+async def reversed_cents(runtime: ServiceRuntime, transfer_ids: list[UUID]) -> dict[UUID, int]:
+    async with runtime.database.sessions() as session:
+        rows = await session.exec(
+            select(Reversal.transfer_id, func.sum(Reversal.amount_cents))
+            .where(Reversal.transfer_id.in_(transfer_ids), Reversal.status == ReversalStatus.MADE)
+            .group_by(Reversal.transfer_id)
+        )
+        return dict(rows.all())
+
+
+async def open_payout_account(runtime: ServiceRuntime, shop_id: UUID, principal: Principal,
+                              back_url: str) -> tuple[PayoutAccount, str | None]:
+    """Opens the shop's payout account with the provider if it has none; returns it, with the
+    link where its owner completes it (None once it can be paid)."""
+    provider = provider_of(runtime)
+    async with runtime.database.sessions() as session:
+        shop = await _managed_shop(session, shop_id, principal)
+        account = await session.get(PayoutAccount, shop_id)
+    try:
+        if account is None:
+            state = await provider.open_payout_account(
+                ProviderShop(shop.id, shop.name, shop.owner_email))
+            account = await _record_account(runtime, shop_id, provider.name, state)
+        if account.payouts_enabled:
+            return account, None
+        return account, await provider.onboarding_link(account.reference, shop_id, uuid4(),
+                                                       back_url)
+    except ProviderRefused as refusal:
+        raise Conflict(f"the payment provider refused: {refusal}") from refusal
+
+
+async def finish_simulated_onboarding(runtime: ServiceRuntime, shop_id: UUID,
+                                      principal: Principal) -> PayoutAccount:
+    """The shop's owner went through the simulated provider's onboarding: it can be paid."""
+    if provider_of(runtime).name != "simulated":
+        raise NotFound("onboarding is simulated only with the simulated provider")
+    async with runtime.unit_of_work() as uow:
+        await _managed_shop(uow.session, shop_id, principal)
+        account = await _locked_account(uow.session, PayoutAccount.shop_id == shop_id)
+        if account is None:
+            raise Conflict("this shop has no payout account yet: open it first")
+        await _apply_account_state(uow, account, PayoutAccountState(
+            account.reference, details_submitted=True, payouts_enabled=True))
+    await sync_with_provider(runtime)  # its held transfers, at once
+    return account
+
+
+async def _record_account(runtime: ServiceRuntime, shop_id: UUID, provider: str,
+                          state: PayoutAccountState) -> PayoutAccount:
+    try:
+        async with runtime.unit_of_work() as uow:
+            now = _now()
+            account = PayoutAccount(shop_id=shop_id, provider=provider, reference=state.reference,
+                                    details_submitted=state.details_submitted,
+                                    payouts_enabled=state.payouts_enabled,
+                                    created_at=now, updated_at=now)
+            uow.session.add(account)
+            await uow.session.flush()
+            await uow.emit(_account_updated(account))
+        return account
+    except IntegrityError:  # a concurrent request recorded it first: the same account
+        async with runtime.database.sessions() as session:
+            return await session.get(PayoutAccount, shop_id)
+
+
+async def _apply_account_state(uow: UnitOfWork, account: PayoutAccount,
+                               state: PayoutAccountState) -> bool:
+    if (account.details_submitted, account.payouts_enabled) == (
+            state.details_submitted, state.payouts_enabled):
+        return False
+    account.details_submitted, account.payouts_enabled = (state.details_submitted,
+                                                          state.payouts_enabled)
+    account.updated_at = _now()
+    await uow.emit(_account_updated(account))
+    return True
+
+
+def _account_updated(account: PayoutAccount) -> PayoutAccountUpdated:
+    return PayoutAccountUpdated(shop_id=account.shop_id, account_reference=account.reference,
+                                details_submitted=account.details_submitted,
+                                payouts_enabled=account.payouts_enabled)
+
+
+# --- Stripe's webhook
 
 
 async def record_provider_notice(runtime: ServiceRuntime, payload: bytes,
                                  signature: str | None) -> bool:
-    """Applies the outcome Stripe's webhook reports; False when it is not about the outcome of
-    one of our payments."""
+    """Applies what Stripe's webhook reports, once per Stripe event; False when it changed
+    nothing (a redelivery, a type we do not follow, an object that is not ours).
+
+    Deliveries come in any order, so the state applied is Stripe's: a failure is checked
+    against the intent as it is now (a later attempt may have gone through), an account is
+    re-read. A success stands as reported: Stripe never takes one back."""
     provider = provider_of(runtime)
     if not isinstance(provider, StripeProvider):
         raise NotFound("this service does not use Stripe: it has no Stripe webhook")
-    verdict = provider.read_notice(payload, signature)
-    if verdict is None:
-        return False
-    async with _payment_work(runtime, verdict.payment_id) as (uow, payment):
-        if payment is None:
+    notice = provider.read_notice(payload, signature)
+    async with runtime.database.sessions() as session:
+        if await session.get(ProviderNoticeSeen, notice.event_id) is not None:
             return False
-        await _apply_outcome(uow, payment, verdict.outcome, verdict.reason)
-    await sync_with_provider(runtime, payment.id)  # a refund it made due, at once
-    return True
+    if notice.kind in PAYMENT_NOTICES:
+        outcome = (Outcome.SUCCEEDED if notice.kind == "payment_intent.succeeded"
+                   else await provider.payment_outcome(notice.object_id))
+        apply = partial(_apply_payment_notice, notice=notice, outcome=outcome)
+    elif notice.kind == ACCOUNT_NOTICE:
+        state = await provider.read_account(notice.object_id)
+        apply = partial(_apply_account_notice, state=state)
+    else:
+        apply = None
+    try:
+        async with runtime.unit_of_work() as uow:
+            uow.session.add(ProviderNoticeSeen(event_id=notice.event_id, kind=notice.kind[:100],
+                                               received_at=_now()))
+            await uow.session.flush()
+            applied = apply is not None and await apply(uow)
+    except IntegrityError:  # the same event, delivered twice at once
+        return False
+    if applied:
+        await sync_with_provider(runtime)  # a refund, a fee or transfers it made due, at once
+    return applied
+
+
+async def _apply_payment_notice(uow: UnitOfWork, notice: ProviderNotice,
+                                outcome: Outcome | None) -> bool:
+    condition = (Payment.id == notice.payment_id if notice.payment_id is not None
+                 else Payment.provider_reference == notice.object_id)
+    payment = (await uow.session.exec(select(Payment).where(condition).with_for_update())).first()
+    if payment is None or outcome is None:
+        return False
+    uow.correlation_id = payment.correlation_id
+    return await _apply_outcome(uow, payment, outcome, notice.reason)
+
+
+async def _apply_account_notice(uow: UnitOfWork, state: PayoutAccountState) -> bool:
+    account = await _locked_account(uow.session, PayoutAccount.reference == state.reference)
+    return account is not None and await _apply_account_state(uow, account, state)
+
+
+# --- shared by handlers and requests
 
 
 def _visible(payment: Payment | None, payment_id: UUID, principal: Principal) -> Payment:
@@ -154,50 +504,75 @@ def _visible(payment: Payment | None, payment_id: UUID, principal: Principal) ->
 
 
 async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, reason: str
-                         ) -> None:
+                         ) -> bool:
+    """Moves the payment as the provider's verdict says; False when it changes nothing."""
     status = status_after_outcome(payment.status, outcome)
     if status is None:
-        return
+        return False
     payment.status, payment.updated_at = status, _now()
     if status == PaymentStatus.FAILED:
         payment.failure_reason = reason
         await uow.emit(PaymentFailed(payment_id=payment.id, order_id=payment.order_id,
                                      reason=reason))
-        return
-    payment.commission_bps = uow.settings.commission_bps
-    payment.commission_cents = commission_cents(payment.amount_cents, payment.commission_bps)
-    await uow.emit(PaymentSucceeded(payment_id=payment.id, order_id=payment.order_id,
-                                    amount_cents=payment.amount_cents,
-                                    commission_cents=payment.commission_cents))
+        return True
+    shares = await _shares(uow.session, payment.id)
+    payment.commission_cents = sum(share.commission_cents for share in shares)
+    await uow.emit(PaymentSucceeded(
+        payment_id=payment.id, order_id=payment.order_id, hub_id=payment.hub_id,
+        amount_cents=payment.amount_cents, commission_cents=payment.commission_cents,
+        shares=[ShopShare(shop_id=share.shop_id, amount_cents=share.amount_cents,
+                          commission_cents=share.commission_cents) for share in shares],
+    ))
     if payment.order_cancelled:
-        await _promise_refund(uow, payment, whole_refund_id(payment.id), payment.amount_cents)
+        await _refund_what_is_left(uow, payment)
+    return True
 
 
-async def _promise_refund(uow: UnitOfWork, payment: Payment, refund_id: UUID, asked_cents: int,
-                          shop_id: UUID | None = None) -> None:
-    """Makes a refund due, once per cause, never beyond what is left of the payment (the caller
-    holds the payment's row lock, so two causes cannot both count the same cents)."""
-    if await uow.session.get(Refund, refund_id) is not None:
+async def _refund_what_is_left(uow: UnitOfWork, payment: Payment) -> None:
+    left = await _left_by_shop(uow.session, payment.id)
+    await _promise_refund(uow, payment, whole_refund_id(payment.id),
+                          refund_shares(payment.amount_cents, left))
+
+
+async def _promise_refund(uow: UnitOfWork, payment: Payment, refund_id: UUID,
+                          shares: dict[UUID, int], *, shop_id: UUID | None = None,
+                          reason: str | None = None) -> None:
+    """Makes a refund of ``shares`` (cents per shop) due, once per cause. The caller holds the
+    payment's row lock and took the shares out of what is left of each shop's, so two causes
+    cannot both count the same cents."""
+    if not shares or await uow.session.get(Refund, refund_id) is not None:
         return
-    promised = (await uow.session.exec(
-        select(func.coalesce(func.sum(Refund.amount_cents), 0))
-        .where(Refund.payment_id == payment.id, Refund.status != RefundStatus.REFUSED)
-    )).one()
-    amount = refundable_cents(asked_cents, payment.amount_cents, promised)
-    if amount > 0:
-        uow.session.add(Refund(id=refund_id, payment_id=payment.id, shop_id=shop_id,
-                               amount_cents=amount, status=RefundStatus.DUE,
-                               caused_by=_cause(uow), asked_at=_now()))
+    uow.session.add(Refund(id=refund_id, payment_id=payment.id, shop_id=shop_id,
+                           amount_cents=sum(shares.values()), status=RefundStatus.DUE,
+                           reason=reason, caused_by=_cause(uow), asked_at=_now()))
+    await uow.session.flush()
+    for shop, cents in shares.items():
+        uow.session.add(RefundShare(refund_id=refund_id, shop_id=shop, amount_cents=cents))
+
+
+async def _fix_transfer(session: AsyncSession, transfer: Transfer, share: Share) -> None:
+    """Fixes a held transfer's amount once its shop's account can be paid (or at once when
+    nothing is owed); the caller holds the payment's row lock."""
+    refunded = await _refunded_cents(session, transfer.payment_id, transfer.shop_id)
+    amount = transfer_cents(share.amount_cents, share.commission_bps, refunded)
+    if amount == 0:
+        transfer.status, transfer.amount_cents = TransferStatus.NOT_NEEDED, 0
+        return
+    account = await session.get(PayoutAccount, transfer.shop_id)
+    if account is not None and account.payouts_enabled:
+        transfer.status, transfer.amount_cents = TransferStatus.DUE, amount
+        transfer.destination = account.reference
 
 
 # --- the provider step (outside any transaction)
 
 
 async def sync_with_provider(runtime: ServiceRuntime, payment_id: UUID | None = None) -> None:
-    """Opens requested payments, cancels called-off ones and gives back due refunds at the
-    provider: every payment's, or only ``payment_id``'s. Each call is safe to repeat (idempotency
-    keys from our ids) and its result is written only if nobody wrote it first, so replicas and
-    retries agree; a call that fails is made again at the next sync."""
+    """Opens requested payments, cancels called-off ones, learns the fees on those paid, gives
+    back due refunds, and sends the shops their transfers and reversals, at the provider: every
+    payment's, or only ``payment_id``'s. Each call is safe to repeat (idempotency keys from our
+    ids) and its result is written only if nobody wrote it first, so replicas and retries agree;
+    a call that fails is made again at the next sync."""
     provider = provider_of(runtime)
     async with runtime.database.sessions() as session:
         to_open = await _first(session, payment_id, select(Payment).where(
@@ -207,24 +582,54 @@ async def sync_with_provider(runtime: ServiceRuntime, payment_id: UUID | None = 
             Payment.status == PaymentStatus.CANCELLED, Payment.provider_reference.is_not(None),
             Payment.provider_cancelled_at.is_(None),
         ).order_by(Payment.updated_at))
-        to_refund = await _first(session, payment_id, select(Refund, Payment)
-                                 .join(Payment, Payment.id == Refund.payment_id)
-                                 .where(Refund.status == RefundStatus.DUE,
-                                        Payment.status == PaymentStatus.SUCCEEDED,
-                                        Payment.provider_reference.is_not(None))
+        to_charge = await _first(session, payment_id, select(Payment).where(
+            Payment.status == PaymentStatus.SUCCEEDED, Payment.provider_reference.is_not(None),
+            ~select(ProcessorFee.payment_id).where(ProcessorFee.payment_id == Payment.id)
+            .exists(),
+        ).order_by(Payment.updated_at))
+        to_refund = await _first(session, payment_id, _paid(select(Refund, Payment), Refund)
+                                 .where(Refund.status == RefundStatus.DUE)
                                  .order_by(Refund.asked_at))
+        to_fix = await _first(session, payment_id, _paid(select(Transfer), Transfer)
+                              .join(PayoutAccount, PayoutAccount.shop_id == Transfer.shop_id)
+                              .where(Transfer.status == TransferStatus.HELD,
+                                     PayoutAccount.payouts_enabled)
+                              .order_by(Transfer.created_at))
     for payment in to_open:
         await _attempt(_open(runtime, provider, payment), "open payment", payment.id)
     for payment in to_cancel:
         await _attempt(_cancel(runtime, provider, payment), "cancel payment", payment.id)
+    for payment in to_charge:
+        await _attempt(_charge_fee(runtime, provider, payment), "processor fee", payment.id)
     for refund, payment in to_refund:
         await _attempt(_give_back(runtime, provider, refund, payment), "refund", refund.id)
+    for transfer in to_fix:
+        await _attempt(_fix_held(runtime, transfer), "fix transfer", transfer.id)
+    await _send_transfers(runtime, provider, payment_id)
+
+
+async def _send_transfers(runtime: ServiceRuntime, provider: PaymentProvider,
+                          payment_id: UUID | None) -> None:
+    """Due transfers, then the reversals of transfers made (those just made included)."""
+    async with runtime.database.sessions() as session:
+        to_send = await _first(session, payment_id, _paid(select(Transfer, Payment), Transfer)
+                               .where(Transfer.status == TransferStatus.DUE)
+                               .order_by(Transfer.created_at))
+    for transfer, payment in to_send:
+        await _attempt(_transfer(runtime, provider, transfer, payment), "transfer", transfer.id)
+    async with runtime.database.sessions() as session:
+        to_reverse = await _first(session, payment_id, _paid(select(Reversal, Transfer), Transfer)
+                                  .join(Reversal, Reversal.transfer_id == Transfer.id)
+                                  .where(Reversal.status == ReversalStatus.DUE,
+                                         Transfer.status == TransferStatus.MADE)
+                                  .order_by(Reversal.created_at))
+    for reversal, transfer in to_reverse:
+        await _attempt(_reverse(runtime, provider, reversal, transfer), "reversal", reversal.id)
 
 
 async def _open(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment) -> None:
-    request = ProviderPayment(payment.id, payment.order_id, payment.amount_cents, payment.currency)
     try:
-        reference = await provider.create_payment(request)
+        reference = await provider.create_payment(_provider_payment(payment))
     except ProviderRefused as refusal:
         await _fail_unopened(runtime, payment.id, f"paiement refusé par le prestataire : {refusal}")
         return
@@ -265,6 +670,18 @@ async def _cancel(runtime: ServiceRuntime, provider: PaymentProvider, payment: P
         )
 
 
+async def _charge_fee(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment
+                      ) -> None:
+    fee = await provider.processor_fee(_provider_payment(payment), payment.provider_reference)
+    async with _payment_work(runtime, payment.id) as (uow, current):
+        if await uow.session.get(ProcessorFee, current.id) is not None:
+            return
+        uow.session.add(ProcessorFee(payment_id=current.id, fee_cents=fee, recorded_at=_now()))
+        await _emit_caused(uow, ProcessorFeeCharged(payment_id=current.id,
+                                                    order_id=current.order_id, fee_cents=fee),
+                           current.caused_by)
+
+
 async def _give_back(runtime: ServiceRuntime, provider: PaymentProvider, refund: Refund,
                      payment: Payment) -> None:
     request = ProviderRefund(refund.id, payment.id, payment.order_id, refund.shop_id,
@@ -272,27 +689,107 @@ async def _give_back(runtime: ServiceRuntime, provider: PaymentProvider, refund:
     try:
         reference = await provider.refund(request)
     except ProviderRefused as refusal:
-        await _refuse_refund(runtime, refund.id, str(refusal))
+        await _refuse(runtime, Refund, refund.id, RefundStatus.DUE, RefundStatus.REFUSED,
+                      str(refusal))
         return
     async with _payment_work(runtime, payment.id) as (uow, current):
         due = await uow.session.get(Refund, refund.id)
         if due.status != RefundStatus.DUE:
             return
+        shares = await _settle_refund_shares(uow, current, due)
         due.status, due.provider_reference, due.issued_at = RefundStatus.ISSUED, reference, _now()
         current.refunded_cents += due.amount_cents
         current.updated_at = _now()
         await _emit_caused(uow, RefundIssued(
             refund_id=due.id, payment_id=current.id, order_id=current.order_id,
-            shop_id=due.shop_id, amount_cents=due.amount_cents,
+            shop_id=due.shop_id, amount_cents=due.amount_cents, shares=shares,
         ), due.caused_by)
 
 
-async def _refuse_refund(runtime: ServiceRuntime, refund_id: UUID, reason: str) -> None:
-    log.error("the provider refused refund %s: %s", refund_id, reason)
+async def _settle_refund_shares(uow: UnitOfWork, payment: Payment, refund: Refund
+                                ) -> list[ShopShare]:
+    """The commission given back on each shop's part of a refund being issued, and the
+    reversal of that shop's transfer when its amount was fixed before this refund."""
+    settled = []
+    parts = (await uow.session.exec(
+        select(RefundShare).where(RefundShare.refund_id == refund.id)
+        .order_by(RefundShare.shop_id))).all()
+    for part in parts:
+        share = await uow.session.get(Share, (payment.id, part.shop_id))
+        before = await _refunded_cents(uow.session, payment.id, part.shop_id)
+        part.commission_back_cents = commission_given_back(
+            share.amount_cents, share.commission_bps, before, part.amount_cents)
+        settled.append(ShopShare(shop_id=part.shop_id, amount_cents=part.amount_cents,
+                                 commission_cents=part.commission_back_cents))
+        transfer = await uow.session.get(Transfer, transfer_id(payment.id, part.shop_id))
+        taken_back = reversal_cents(part.amount_cents, part.commission_back_cents)
+        if (transfer is not None and taken_back > 0
+                and transfer.status in (TransferStatus.DUE, TransferStatus.MADE)):
+            uow.session.add(Reversal(
+                id=reversal_id(refund.id, part.shop_id), transfer_id=transfer.id,
+                refund_id=refund.id, shop_id=part.shop_id, amount_cents=taken_back,
+                status=ReversalStatus.DUE, caused_by=refund.caused_by, created_at=_now()))
+    return settled
+
+
+async def _fix_held(runtime: ServiceRuntime, transfer: Transfer) -> None:
+    async with _payment_work(runtime, transfer.payment_id) as (uow, _):
+        held = await uow.session.get(Transfer, transfer.id)
+        if held.status == TransferStatus.HELD:
+            share = await uow.session.get(Share, (held.payment_id, held.shop_id))
+            await _fix_transfer(uow.session, held, share)
+
+
+async def _transfer(runtime: ServiceRuntime, provider: PaymentProvider, transfer: Transfer,
+                    payment: Payment) -> None:
+    request = ProviderTransfer(transfer.id, payment.id, payment.order_id, transfer.shop_id,
+                               transfer.destination, transfer.amount_cents, payment.currency)
+    try:
+        reference = await provider.transfer(request)
+    except ProviderRefused as refusal:
+        await _refuse(runtime, Transfer, transfer.id, TransferStatus.DUE, TransferStatus.REFUSED,
+                      str(refusal))
+        return
+    async with _payment_work(runtime, payment.id) as (uow, current):
+        due = await uow.session.get(Transfer, transfer.id)
+        if due.status != TransferStatus.DUE:
+            return
+        due.status, due.provider_reference, due.made_at = TransferStatus.MADE, reference, _now()
+        await _emit_caused(uow, TransferMade(
+            transfer_id=due.id, payment_id=current.id, order_id=current.order_id,
+            shop_id=due.shop_id, amount_cents=due.amount_cents, provider_reference=reference,
+        ), due.caused_by)
+
+
+async def _reverse(runtime: ServiceRuntime, provider: PaymentProvider, reversal: Reversal,
+                   transfer: Transfer) -> None:
+    request = ProviderReversal(reversal.id, reversal.refund_id, reversal.shop_id,
+                               transfer.provider_reference, reversal.amount_cents)
+    try:
+        reference = await provider.reverse(request)
+    except ProviderRefused as refusal:
+        await _refuse(runtime, Reversal, reversal.id, ReversalStatus.DUE,
+                      ReversalStatus.REFUSED, str(refusal))
+        return
+    async with _payment_work(runtime, transfer.payment_id) as (uow, current):
+        due = await uow.session.get(Reversal, reversal.id)
+        if due.status != ReversalStatus.DUE:
+            return
+        due.status, due.provider_reference, due.made_at = ReversalStatus.MADE, reference, _now()
+        await _emit_caused(uow, TransferReversed(
+            reversal_id=due.id, transfer_id=transfer.id, payment_id=current.id,
+            order_id=current.order_id, shop_id=due.shop_id, amount_cents=due.amount_cents,
+        ), due.caused_by)
+
+
+async def _refuse(runtime: ServiceRuntime, table: type, row_id: UUID, due: str, refused: str,
+                  reason: str) -> None:
+    """The provider said no for good: the row waits for someone to look at it."""
+    log.error("the provider refused %s %s: %s", table.__tablename__, row_id, reason)
     async with runtime.database.sessions() as session, session.begin():
         await session.execute(
-            update(Refund).where(Refund.id == refund_id, Refund.status == RefundStatus.DUE)
-            .values(status=RefundStatus.REFUSED, failure_reason=reason[:500])
+            update(table).where(table.id == row_id, table.status == due)
+            .values(status=refused, failure_reason=reason[:500])
         )
 
 
@@ -324,6 +821,67 @@ async def _lock_order_payment(session: AsyncSession, order_id: UUID) -> Payment 
     return (await session.exec(
         select(Payment).where(Payment.order_id == order_id).with_for_update()
     )).first()
+
+
+async def _locked_account(session: AsyncSession, condition) -> PayoutAccount | None:
+    return (await session.exec(select(PayoutAccount).where(condition).with_for_update())).first()
+
+
+async def _shares(session: AsyncSession, payment_id: UUID) -> list[Share]:
+    return list((await session.exec(
+        select(Share).where(Share.payment_id == payment_id).order_by(Share.shop_id))).all())
+
+
+async def _left_by_shop(session: AsyncSession, payment_id: UUID) -> dict[UUID, int]:
+    """What is left of each shop's share once the refunds already promised are deducted."""
+    promised = dict((await session.exec(
+        select(RefundShare.shop_id, func.sum(RefundShare.amount_cents))
+        .join(Refund, Refund.id == RefundShare.refund_id)
+        .where(Refund.payment_id == payment_id, Refund.status != RefundStatus.REFUSED)
+        .group_by(RefundShare.shop_id)
+    )).all())
+    return {share.shop_id: share.amount_cents - promised.get(share.shop_id, 0)
+            for share in await _shares(session, payment_id)}
+
+
+async def _refunded_cents(session: AsyncSession, payment_id: UUID, shop_id: UUID) -> int:
+    """What refunds issued so far gave back out of a shop's share."""
+    return (await session.exec(
+        select(func.coalesce(func.sum(RefundShare.amount_cents), 0))
+        .join(Refund, Refund.id == RefundShare.refund_id)
+        .where(Refund.payment_id == payment_id, Refund.status == RefundStatus.ISSUED,
+               RefundShare.shop_id == shop_id)
+    )).one()
+
+
+async def _hub_admins(session: AsyncSession, hub_id: UUID) -> set[UUID]:
+    return set((await session.exec(select(HubAdmin.user_id).where(HubAdmin.hub_id == hub_id)))
+               .all())
+
+
+async def _known_shop(session: AsyncSession, shop_id: UUID) -> Shop:
+    shop = await session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound(f"no shop {shop_id}")
+    return shop
+
+
+async def _managed_shop(session: AsyncSession, shop_id: UUID, principal: Principal) -> Shop:
+    """The shop, when ``principal`` is its owner or runs its hub."""
+    shop = await _known_shop(session, shop_id)
+    if not may_manage_shop(principal, shop.owner_id, await _hub_admins(session, shop.hub_id)):
+        raise Forbidden("only the shop's owner and its hub's admins manage its payouts")
+    return shop
+
+
+def _paid(statement, table):
+    """``statement`` on ``table``'s rows of payments the provider has taken the money for."""
+    return statement.select_from(table).join(Payment, Payment.id == table.payment_id).where(
+        Payment.status == PaymentStatus.SUCCEEDED, Payment.provider_reference.is_not(None))
+
+
+def _provider_payment(payment: Payment) -> ProviderPayment:
+    return ProviderPayment(payment.id, payment.order_id, payment.amount_cents, payment.currency)
 
 
 async def _first(session: AsyncSession, payment_id: UUID | None, statement) -> list:

@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -19,13 +19,17 @@ from sqlalchemy import select
 
 from libs.auth.tokens import Principal, TokenIssuer
 from libs.contracts import Envelope, Event, registry
+from libs.contracts.catalog import ShopOpened
 from libs.contracts.order import (
     OrderCancelled,
+    OrderCompleted,
     OrderLine,
     OrderPart,
     OrderPartCancelled,
     PaymentRequested,
 )
+from libs.contracts.payment import ShopShare
+from libs.contracts.pickup import HubStaffAssigned
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.port import Record
 from services.payment import use_cases
@@ -47,13 +51,25 @@ def platform_admin() -> Principal:
                      roles=frozenset({"resident", "platform_admin"}))
 
 
+def shop_owner(name: str = "Yann") -> Principal:
+    return resident(name)
+
+
+def hub_admin_of(hub_id: UUID) -> tuple[Principal, HubStaffAssigned]:
+    """A hub admin, and the event that makes them one."""
+    admin = resident("Maëlle")
+    return admin, HubStaffAssigned(hub_id=hub_id, user_id=admin.user_id, email=admin.email,
+                                   role="admin")
+
+
 @dataclass(frozen=True)
 class Basket:
-    """An order of two shops' parts, as the order service asks for its payment."""
+    """An order of shops' parts, as the order service asks for its payment."""
 
     order_id: UUID
     buyer: Principal
     parts: dict[UUID, int]
+    hub_id: UUID = field(default_factory=uuid4)
 
     @property
     def total_cents(self) -> int:
@@ -65,7 +81,7 @@ class Basket:
 
     def payment_requested(self) -> PaymentRequested:
         return PaymentRequested(
-            order_id=self.order_id, hub_id=uuid4(), resident_id=self.buyer.user_id,
+            order_id=self.order_id, hub_id=self.hub_id, resident_id=self.buyer.user_id,
             total_cents=self.total_cents, pay_by=datetime.now(UTC) + timedelta(minutes=15),
             parts=[_part(shop_id, cents) for shop_id, cents in self.parts.items()],
         )
@@ -77,9 +93,24 @@ class Basket:
         return OrderPartCancelled(order_id=self.order_id, shop_id=shop_id,
                                   amount_cents=amount_cents, lines=[], reason="rupture")
 
+    def completed(self) -> OrderCompleted:
+        return OrderCompleted(order_id=self.order_id, completed_at=datetime.now(UTC))
 
-def basket(*part_cents: int, buyer: Principal | None = None) -> Basket:
-    return Basket(uuid4(), buyer or resident(), {uuid4(): cents for cents in part_cents})
+    def shop_opened(self, shop_id: UUID, owner: Principal) -> ShopOpened:
+        return ShopOpened(shop_id=shop_id, hub_id=self.hub_id, name="Boulangerie Le Fournil",
+                          owner_id=owner.user_id, owner_email=owner.email)
+
+    def shares(self, bps: int = 800) -> list[ShopShare]:
+        """The shares PaymentSucceeded reports, every shop at ``bps``, by shop id."""
+        return [ShopShare(shop_id=shop, amount_cents=cents,
+                          commission_cents=(cents * bps + 5_000) // 10_000)
+                for shop, cents in sorted(self.parts.items())]
+
+
+def basket(*part_cents: int, buyer: Principal | None = None, hub_id: UUID | None = None
+           ) -> Basket:
+    return Basket(uuid4(), buyer or resident(), {uuid4(): cents for cents in part_cents},
+                  hub_id or uuid4())
 
 
 def _part(shop_id: UUID, cents: int) -> OrderPart:
@@ -151,6 +182,42 @@ class PaymentService:
         return await self.client.get(f"/payments/api/v1/payments/{payment_id}",
                                      headers=self.headers(principal))
 
+    async def pay(self, order: Basket) -> UUID:
+        """The order's payment, opened and paid with the simulated provider; its id."""
+        payment_id = await self.open(order)
+        paid = await self.simulate(payment_id, "succeeded", order.buyer)
+        assert paid.status_code == 200, paid.text
+        return payment_id
+
+    async def open_payout_account(self, shop_id: UUID, principal: Principal) -> httpx.Response:
+        return await self.client.post(f"/payments/api/v1/shops/{shop_id}/payout-account",
+                                      headers=self.headers(principal))
+
+    async def onboard(self, shop_id: UUID, principal: Principal) -> httpx.Response:
+        """The owner's click through the simulated provider's onboarding page."""
+        return await self.client.post(f"/payments/shops/{shop_id}/payouts/onboarding",
+                                      headers=self.session(principal))
+
+    async def payable_shop(self, order: Basket, shop_id: UUID) -> Principal:
+        """``shop_id`` known to the service, with a payout account that can be paid; its owner."""
+        owner = shop_owner()
+        await self.feed(order.shop_opened(shop_id, owner))
+        assert (await self.open_payout_account(shop_id, owner)).status_code == 200
+        assert (await self.onboard(shop_id, owner)).status_code == 303
+        return owner
+
+    async def transfers(self, shop_id: UUID, principal: Principal) -> list[dict]:
+        answer = await self.client.get(f"/payments/api/v1/shops/{shop_id}/transfers",
+                                       headers=self.headers(principal))
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def ask_refund(self, payment_id: UUID, principal: Principal, key: str, **body
+                         ) -> httpx.Response:
+        return await self.client.post(f"/payments/api/v1/payments/{payment_id}/refunds",
+                                      json={"reason": "article manquant", **body},
+                                      headers={**self.headers(principal), "Idempotency-Key": key})
+
 
 @contextlib.asynccontextmanager
 async def running_payment(settings: PaymentSettings, *, retry_clock: bool = False
@@ -185,6 +252,16 @@ def intent_event(kind: str, payment_id: UUID | str, **intent: object) -> str:
         "api_version": "2024-06-20", "created": int(time.time()),
         "data": {"object": {"id": "pi_3TestIntent", "object": "payment_intent", "amount": 1234,
                             "metadata": {"payment_id": str(payment_id)}, **intent}},
+    })
+
+
+def account_event(account_id: str, *, event_id: str | None = None, **account: object) -> str:
+    """Stripe's ``account.updated`` about a shop's Connect account."""
+    return json.dumps({
+        "id": event_id or f"evt_{uuid4().hex[:24]}", "object": "event", "type": "account.updated",
+        "api_version": "2024-06-20", "created": int(time.time()),
+        "data": {"object": {"id": account_id, "object": "account", "type": "express",
+                            "details_submitted": False, "payouts_enabled": False, **account}},
     })
 
 

@@ -1,11 +1,14 @@
-"""The resident's payment page: pay or be refused without JavaScript, then back to the order."""
+"""The payment pages without JavaScript: the resident pays or is refused, then back to the order;
+a shop owner opens and completes the payout account and sees what was sent."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
+from uuid import uuid4
 
+from libs.contracts.payment import PayoutAccountUpdated
 from libs.kit.pages import money
-from tests.services.payment.support import basket, resident
+from tests.services.payment.support import basket, resident, shop_owner
 
 
 async def test_a_visitor_is_sent_to_sign_in_first(payments):
@@ -65,3 +68,55 @@ async def test_someone_elses_payment_page_is_not_found(payments):
                                         data={"outcome": "succeeded"}, headers=browser)
     assert posted.status_code == 404
     assert (await payments.get(payment_id, order.buyer)).json()["status"] == "pending"
+
+
+async def test_a_shop_owner_opens_and_completes_the_payout_account_without_javascript(payments):
+    order = basket(1000)
+    [shop] = order.shops
+    owner = shop_owner()
+    await payments.feed(order.shop_opened(shop, owner))
+    await payments.pay(order)
+    await payments.feed(order.completed())
+    browser = payments.session(owner)
+    page_path = f"/payments/shops/{shop}/payouts"
+
+    page = await payments.client.get(page_path, headers=browser)
+    assert page.status_code == 200
+    assert "Versements de Boulangerie Le Fournil" in page.text
+    assert "pas encore ouvert" in page.text
+    assert "en attente de votre compte de versement" in page.text
+    assert "Ouvrir mon compte de versement" in page.text
+
+    opened = await payments.client.post(page_path, headers=browser)
+    assert opened.status_code == 303
+    onboarding = opened.headers["location"]
+    assert onboarding == f"{page_path}/onboarding"
+    form = await payments.client.get(onboarding, headers=browser)
+    assert form.status_code == 200
+    assert "Valider mon compte de versement" in form.text
+    done = await payments.client.post(onboarding, headers=browser)
+    assert (done.status_code, done.headers["location"]) == (303, page_path)
+
+    page = await payments.client.get(page_path, headers=browser)
+    assert "actif : vos ventes vous sont versées" in page.text
+    assert money(920) in page.text and "versé" in page.text
+    assert "Ouvrir mon compte de versement" not in page.text
+
+
+async def test_someone_elses_payouts_page_is_refused(payments):
+    order = basket(1000)
+    [shop] = order.shops
+    await payments.feed(order.shop_opened(shop, shop_owner()))
+    stranger = payments.session(resident("Camille"))
+    page_path = f"/payments/shops/{shop}/payouts"
+
+    assert (await payments.client.get(page_path)).status_code == 303
+    refused = await payments.client.get(page_path, headers=stranger)
+    assert refused.status_code == 403
+    assert "gèrent ses versements" in refused.text
+    assert (await payments.client.post(page_path, headers=stranger)).status_code == 403
+    assert (await payments.client.post(f"{page_path}/onboarding", headers=stranger)
+            ).status_code == 403
+    unknown = await payments.client.get(f"/payments/shops/{uuid4()}/payouts", headers=stranger)
+    assert unknown.status_code == 404
+    assert await payments.events(PayoutAccountUpdated) == []

@@ -72,8 +72,11 @@ async def test_paying_succeeds_and_keeps_the_platforms_commission(payments_on_ea
                            "status": "succeeded", "amount_cents": 1234, "commission_cents": 99,
                            "refunded_cents": 0, "provider": "simulated"}
     [(envelope, succeeded)] = await service.published(PaymentSucceeded)
+    # 8 % of each share, rounded half up: 80 + 18.72 → 19.
     assert succeeded == PaymentSucceeded(payment_id=payment_id, order_id=order.order_id,
-                                         amount_cents=1234, commission_cents=99)
+                                         hub_id=order.hub_id, amount_cents=1234,
+                                         commission_cents=99, shares=order.shares())
+    assert sorted(s.commission_cents for s in succeeded.shares) == [19, 80]
     assert envelope.correlation_id == "saga-1"  # the saga's, not the request's
     assert (await service.get(payment_id, order.buyer)).json()["status"] == "succeeded"
 

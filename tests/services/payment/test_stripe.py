@@ -140,8 +140,8 @@ async def test_a_signed_success_notice_settles_the_payment_once(stripe_payments)
     assert received.status_code == 200, received.text
     assert received.json() == {"applied": True}
     assert await stripe_payments.events(PaymentSucceeded) == [
-        PaymentSucceeded(payment_id=payment_id, order_id=order.order_id, amount_cents=1234,
-                         commission_cents=99)
+        PaymentSucceeded(payment_id=payment_id, order_id=order.order_id, hub_id=order.hub_id,
+                         amount_cents=1234, commission_cents=99, shares=order.shares())
     ]
     again = await post_notice(stripe_payments, payload, stripe_signature(payload))
     assert again.status_code == 200
