@@ -1,6 +1,10 @@
 """A service's database: an async engine and sessions, built at start-up, never at import.
 
 SQLite (aiosqlite) for the embedded runtime, PostgreSQL (asyncpg) for the distributed one.
+
+``sessions`` is for the work that writes, ``read_sessions`` for what only reads (public pages,
+searches): on SQLite they are separate connections, so reads run beside each other and beside
+the writer instead of queueing behind it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+SQLITE_READERS = 4  # connections of the reading pool: one per request served at a time, or so
+
 
 class Database:
     def __init__(self, url: str, metadata: MetaData, *, echo: bool = False) -> None:
@@ -21,6 +27,8 @@ class Database:
         self.echo = echo
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.read_sessions: async_sessionmaker[AsyncSession] | None = None
+        self._read_engine: AsyncEngine | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -39,10 +47,32 @@ class Database:
         if create_tables:
             async with self.engine.begin() as connection:
                 await connection.run_sync(self.metadata.create_all)
+        self.read_sessions = async_sessionmaker(
+            await self._reading_engine(), class_=AsyncSession, expire_on_commit=False,
+            autoflush=False,
+        )
+
+    async def _reading_engine(self) -> AsyncEngine:
+        if not self.is_sqlite:
+            # One pool for both: PostgreSQL's reads never wait for its writes. READ ONLY costs
+            # nothing (asyncpg says it in the BEGIN) and makes a stray write fail loudly.
+            return self.engine.execution_options(postgresql_readonly=True)
+        if self._in_memory:
+            return self.engine  # another connection would open another, empty, database
+        # The writer's first connection puts the file in WAL mode (lasting), which is what lets
+        # readers read while it writes: make sure it happened before any reader connects.
+        async with self.engine.connect():
+            pass
+        self._read_engine = self._sqlite_reader()
+        return self._read_engine
+
+    @property
+    def _in_memory(self) -> bool:
+        return self.url.database in (None, "", ":memory:") or "mode=memory" in str(self.url)
 
     def _sqlite_engine(self) -> AsyncEngine:
         database = self.url.database
-        if database and database != ":memory:":
+        if not self._in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite has one writer at a time anyway, and every transaction here
         # writes (see below), so waiters queue in the pool, in order, instead of polling in
@@ -71,8 +101,34 @@ class Database:
 
         return engine
 
+    def _sqlite_reader(self) -> AsyncEngine:
+        """A few connections that only read, each transaction a snapshot of the last commit
+        (WAL): they neither take nor wait for the write lock."""
+        engine = create_async_engine(
+            self.url, echo=self.echo, connect_args={"timeout": 30},
+            poolclass=AsyncAdaptedQueuePool, pool_size=SQLITE_READERS, max_overflow=0,
+            pool_timeout=60,
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _configure(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("pragma query_only=on")
+            cursor.execute("pragma busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_deferred(connection):
+            # Deferred: the snapshot is taken at the first read, and no lock is asked for.
+            connection.exec_driver_sql("begin")
+
+        return engine
+
     async def stop(self) -> None:
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
+            self._read_engine = None
         if self.engine is not None:
             await self.engine.dispose()
             self.engine = None
-

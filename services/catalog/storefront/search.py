@@ -10,6 +10,7 @@ product does, never before nor after.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,7 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import (
     ColumnElement,
     Insert,
+    Integer,
     Select,
+    String,
+    Subquery,
+    bindparam,
     column,
     delete,
     exists,
@@ -34,7 +39,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalog.domain import CATEGORIES, Category, PriceCents, ShopStatus, headline
 from services.catalog.storefront.search_text import (
-    QueryTerm,
     folded,
     fts5_match,
     query_terms,
@@ -101,6 +105,88 @@ class Found:
 
     total: int
     product_ids: list[UUID]
+
+
+@dataclass(frozen=True)
+class ShownVariant:
+    id: UUID
+    label: str
+    sku: str
+    price_cents: int
+    available: bool
+    stock_available: int
+
+
+@dataclass(frozen=True)
+class ShownProduct:
+    """A product of a page of the catalogue, read as columns: the search API's answer."""
+
+    id: UUID
+    shop_id: UUID
+    name: str
+    description: str
+    unit: str
+    vat_rate_bps: int
+    tags: list[str]
+    categories: list[str]
+    variants: list[ShownVariant]  # in the order they were added, on sale or not
+
+    @property
+    def price_cents(self) -> int:
+        return headline(self.variants)[0]
+
+    @property
+    def stock_available(self) -> int:
+        return headline(self.variants)[1]
+
+
+@dataclass(frozen=True)
+class ShownPage:
+    total: int
+    products: list[ShownProduct]
+
+
+@dataclass(frozen=True)
+class PageShape:
+    """What the statements of a search look like, whatever the values they run with. Building
+    a statement costs more processor time than SQLite takes to run it, so statements are built
+    once per shape (a few dozen in all) and run with the values of each search."""
+
+    engine: str
+    order: Sort
+    searched: bool
+    shop: bool
+    category: bool
+    min_price: bool
+    max_price: bool
+    in_stock: bool
+
+
+@dataclass(frozen=True, eq=False)
+class PageStatements:
+    """A shape's page of matches as a subquery, for a statement that reads what is shown of
+    them: ``rows`` has ``product_id``, the keys the page is sorted by (``order`` sorts that
+    statement alike) and, when ``counted``, ``total``: how many match in all. ``count`` counts
+    them when the page does not."""
+
+    rows: Subquery
+    order: list[ColumnElement]
+    counted: bool
+    count: Select
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """The page a search asks for: the statements of its shape, and the values to run any
+    statement built on them with."""
+
+    criteria: SearchCriteria
+    shape: PageShape
+    params: dict[str, object]
+
+    @property
+    def statements(self) -> PageStatements:
+        return page_statements(self.shape)
 
 
 # --- keeping the catalogue in step ---------------------------------------------------------
@@ -187,56 +273,143 @@ def _upsert(session: AsyncSession, entries: list[dict]) -> Insert:
 
 async def find(session: AsyncSession, criteria: SearchCriteria) -> Found:
     """The page of products ``criteria`` asks for, and how many match in all."""
-    matching = _matching(session, criteria)
-    if matching is None:
+    page = page_query(session, criteria)
+    if page is None:
         return Found(0, [])
-    query, rank = matching
-    if rank is not None:
-        # Every match is ranked before the page is cut: counting them on the way is free.
-        rows = (await session.execute(
-            _page(criteria, query.add_columns(func.count().over()), rank))).all()
-        if rows or not criteria.offset:  # a page past the end has no row to tell the total
-            return Found(rows[0][1] if rows else 0, [product_id for product_id, _ in rows])
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    return Found(total, list((await session.exec(_page(criteria, query, rank))).all()))
+    rows = (await session.execute(_ids(page.shape), page.params)).all()
+    counted = rows[0][1] if rows and page.statements.counted else None
+    return Found(await total(session, page, counted), [row[0] for row in rows])
 
 
-async def first(session: AsyncSession, criteria: SearchCriteria) -> list[UUID]:
-    """The page of products ``criteria`` asks for, without counting them all."""
-    matching = _matching(session, criteria)
-    if matching is None:
-        return []
-    return list((await session.exec(_page(criteria, *matching))).all())
+@functools.cache
+def _ids(shape: PageShape) -> Select:
+    """The page's product ids, and its ``total`` when it counts."""
+    statements = page_statements(shape)
+    return (select(statements.rows.c.product_id, *page_total(statements))
+            .order_by(*statements.order))
 
 
-def _matching(session: AsyncSession, criteria: SearchCriteria
-              ) -> tuple[Select, ColumnElement | None] | None:
-    """The entries that match, and how well (lower is better) when words are searched; None
-    when the words cannot match anything (only punctuation or stop words)."""
-    matching = select(CatalogueEntry.product_id).where(*_filters(criteria))
-    if not criteria.searched:
+async def find_shown(session: AsyncSession, criteria: SearchCriteria) -> ShownPage:
+    """The page of products ``criteria`` asks for, with what the search API shows of them, and
+    how many match in all."""
+    page = page_query(session, criteria)
+    if page is None:
+        return ShownPage(0, [])
+    products, counted = await _shown(session, page)
+    return ShownPage(await total(session, page, counted), products)
+
+
+@functools.cache
+def _shown_statement(shape: PageShape) -> Select:
+    """The page's products: a row per variant, the product's categories gathered in a column;
+    and the page's ``total``."""
+    page = page_statements(shape)
+    categories = (select(func.aggregate_strings(ProductCategory.category, ","))
+                  .where(ProductCategory.product_id == Product.id).scalar_subquery())
+    return (select(Product.id, Product.shop_id, Product.name, Product.description, Product.unit,
+                   Product.vat_rate_bps, Product.tags, categories,
+                   ProductVariant.id, ProductVariant.label, ProductVariant.sku,
+                   ProductVariant.price_cents, ProductVariant.available,
+                   ProductVariant.on_hand - ProductVariant.reserved, *page_total(page))
+            .select_from(page.rows)
+            .join(Product, Product.id == page.rows.c.product_id)
+            .join(ProductVariant, ProductVariant.product_id == Product.id)
+            .order_by(*page.order, ProductVariant.position))
+
+
+async def _shown(session: AsyncSession, page: PageQuery) -> tuple[list[ShownProduct], int | None]:
+    """The page's products, in one statement (this is the search API's hot path); and the
+    page's ``total``."""
+    rows = (await session.execute(_shown_statement(page.shape), page.params)).all()
+    products: dict[UUID, tuple] = {}
+    variants: dict[UUID, list[ShownVariant]] = {}
+    for row in rows:
+        products.setdefault(row[0], row[:8])
+        variants.setdefault(row[0], []).append(ShownVariant(*row[8:14]))
+    shown = [ShownProduct(*product[:7], _split(product[7]), variants[product_id])
+             for product_id, product in products.items()]
+    return shown, rows[0][14] if rows and page.statements.counted else None
+
+
+def _split(categories: str | None) -> list[str]:
+    """The categories gathered by aggregate_strings, in order (slugs have no comma)."""
+    return sorted(categories.split(",")) if categories else []
+
+
+def page_query(session: AsyncSession, criteria: SearchCriteria) -> PageQuery | None:
+    """The page ``criteria`` asks for, to be joined to what is shown of it. None when the words
+    cannot match anything (only punctuation or stop words)."""
+    engine = _engine(session)
+    params: dict[str, object] = {"hub_id": criteria.hub_id, "limit": criteria.limit,
+                                 "offset": criteria.offset}
+    if criteria.searched:
+        words = query_terms(criteria.q)
+        if not words:
+            return None
+        params["words"] = ts_query(words) if engine == "postgresql" else fts5_match(words)
+    optional = {"shop_id": criteria.shop_id, "category": criteria.category,
+                "min_price": criteria.min_price_cents, "max_price": criteria.max_price_cents}
+    params.update((name, value) for name, value in optional.items() if value is not None)
+    shape = PageShape(engine, criteria.order, criteria.searched, "shop_id" in params,
+                      "category" in params, "min_price" in params, "max_price" in params,
+                      criteria.in_stock)
+    return PageQuery(criteria, shape, params)
+
+
+@functools.cache
+def page_statements(shape: PageShape) -> PageStatements:
+    """The statements of ``shape``, built on its first search."""
+    query, rank = _matching(shape)
+    keys = _keys(shape.order, rank)
+    counted = rank is not None  # every match is ranked before the page is cut: count them then
+    columns = [key.label(f"key_{number}") for number, (key, _) in enumerate(keys)]
+    if counted:
+        columns.append(func.count().over().label("total"))
+    rows = (query.add_columns(*columns).order_by(*_order(shape.order, rank))
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+            .subquery("page"))
+    order = [rows.c[f"key_{number}"].desc() if descending else rows.c[f"key_{number}"]
+             for number, (_, descending) in enumerate(keys)]
+    return PageStatements(rows, order, counted,
+                          select(func.count()).select_from(query.subquery()))
+
+
+def page_total(page: PageStatements) -> list[ColumnElement]:
+    """The column to read ``total`` from, when the page counts."""
+    return [page.rows.c.total] if page.counted else []
+
+
+async def total(session: AsyncSession, page: PageQuery, counted: int | None) -> int:
+    """How many match in all: ``counted`` (the page's total, None when it had no row or did
+    not count), else counted now."""
+    if counted is not None:
+        return counted
+    if page.statements.counted and not page.criteria.offset:
+        return 0  # a page counted, empty from the start: nothing matches
+    return (await session.execute(page.statements.count, page.params)).scalar_one()
+
+
+def _matching(shape: PageShape) -> tuple[Select, ColumnElement | None]:
+    """The entries that match, and how well (lower is better) when words are searched."""
+    matching = select(CatalogueEntry.product_id).where(*_filters(shape))
+    if not shape.searched:
         return matching, None
-    words = query_terms(criteria.q)
-    return _full_text(session, matching, words) if words else None
+    return _full_text(shape.engine, matching)
 
 
-def _page(criteria: SearchCriteria, matching: Select, rank: ColumnElement | None) -> Select:
-    return (matching.order_by(*_order(criteria.order, rank))
-            .limit(criteria.limit).offset(criteria.offset))
-
-
-def _filters(criteria: SearchCriteria) -> list[ColumnElement[bool]]:
-    filters = [CatalogueEntry.hub_id == criteria.hub_id]
-    if criteria.shop_id is not None:
-        filters.append(CatalogueEntry.shop_id == criteria.shop_id)
-    if criteria.category is not None:
+def _filters(shape: PageShape) -> list[ColumnElement[bool]]:
+    filters = [CatalogueEntry.hub_id == bindparam("hub_id")]
+    if shape.shop:
+        filters.append(CatalogueEntry.shop_id == bindparam("shop_id"))
+    if shape.category:
         filters.append(col(CatalogueEntry.product_id).in_(
-            select(ProductCategory.product_id).where(ProductCategory.category == criteria.category)))
-    if criteria.min_price_cents is not None:
-        filters.append(CatalogueEntry.price_cents >= criteria.min_price_cents)
-    if criteria.max_price_cents is not None:
-        filters.append(CatalogueEntry.price_cents <= criteria.max_price_cents)
-    if criteria.in_stock:
+            select(ProductCategory.product_id)
+            .where(ProductCategory.category == bindparam("category"))))
+    if shape.min_price:
+        filters.append(CatalogueEntry.price_cents >= bindparam("min_price"))
+    if shape.max_price:
+        filters.append(CatalogueEntry.price_cents <= bindparam("max_price"))
+    if shape.in_stock:
         # Read live, not from the entry: reservations move stock without touching the catalogue.
         filters.append(exists().where(
             ProductVariant.product_id == CatalogueEntry.product_id, col(ProductVariant.available),
@@ -244,35 +417,40 @@ def _filters(criteria: SearchCriteria) -> list[ColumnElement[bool]]:
     return filters
 
 
-def _full_text(session: AsyncSession, matching: Select, words: list[QueryTerm]
-               ) -> tuple[Select, ColumnElement]:
+def _full_text(engine: str, matching: Select) -> tuple[Select, ColumnElement]:
     """``matching`` narrowed to the entries with every word, and how well each matches (lower
     is better)."""
-    if _engine(session) == "postgresql":
+    words = bindparam("words", type_=String)
+    if engine == "postgresql":
         document = literal_column("catalogue_entries.document")
-        query = func.to_tsquery(literal_column("'french'"), ts_query(words))
+        query = func.to_tsquery(literal_column("'french'"), words)
         return matching.where(document.op("@@")(query)), -func.ts_rank(document, query)
     # The full-text matches first, once: left to itself, SQLite's planner may walk the hub's
     # entries and ask the FTS5 index about each in turn, a hundred times slower.
     index = table("catalogue_entries_fts", column("rowid"))
     fts = literal_column("catalogue_entries_fts")
     matched = (select(index.c.rowid.label("id"), func.bm25(fts, *_FTS5_WEIGHTS).label("rank"))
-               .where(fts.op("MATCH")(fts5_match(words)))
+               .where(fts.op("MATCH")(words))
                .cte("matched").prefix_with("MATERIALIZED"))
     return matching.join(matched, matched.c.id == CatalogueEntry.id), matched.c.rank
 
 
 def _order(sort: Sort, rank: ColumnElement | None) -> list:
-    ties = [CatalogueEntry.name_key, CatalogueEntry.product_id]
+    return [key.desc() if descending else key for key, descending in _keys(sort, rank)]
+
+
+def _keys(sort: Sort, rank: ColumnElement | None) -> list[tuple[ColumnElement, bool]]:
+    """What ``sort`` sorts by, in turn, and whether descending."""
+    ties = [(CatalogueEntry.name_key, False), (CatalogueEntry.product_id, False)]
     match sort:
         case Sort.RELEVANCE:
-            return [rank, *ties]
+            return [(rank, False), *ties]
         case Sort.PRICE_ASC:
-            return [CatalogueEntry.price_cents, *ties]
+            return [(CatalogueEntry.price_cents, False), *ties]
         case Sort.PRICE_DESC:
-            return [col(CatalogueEntry.price_cents).desc(), *ties]
+            return [(CatalogueEntry.price_cents, True), *ties]
         case Sort.NEWEST:
-            return [col(CatalogueEntry.listed_at).desc(), *ties]
+            return [(CatalogueEntry.listed_at, True), *ties]
         case Sort.NAME:
             return ties
 
