@@ -12,9 +12,11 @@ from libs.kit.errors import Forbidden, Unauthorized
 SESSION_COOKIE = "adopte_session"
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """A bad bearer token is an error the client must see; a stale session cookie only means
-    the browser is no longer signed in, so the page still renders for an anonymous visitor."""
+    the browser is no longer signed in, so the page still renders for an anonymous visitor.
+
+    async, though it awaits nothing, so FastAPI runs it on the event loop, not a worker thread."""
     verifier: TokenVerifier = request.app.state.runtime.token_verifier
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
@@ -31,7 +33,7 @@ def optional_principal(request: Request) -> Principal | None:
         return None
 
 
-def required_principal(
+async def required_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
@@ -39,7 +41,7 @@ def required_principal(
     return principal
 
 
-def platform_admin(principal: Annotated[Principal, Depends(required_principal)]) -> Principal:
+async def platform_admin(principal: Annotated[Principal, Depends(required_principal)]) -> Principal:
     if not principal.is_platform_admin:
         raise Forbidden("only a platform administrator may do this")
     return principal

@@ -15,7 +15,8 @@ from libs.kit.http import CorrelationMiddleware, MetricsMiddleware
 from libs.kit.runtime import ServiceRuntime
 
 
-def current_runtime(request: Request) -> ServiceRuntime:
+# async so FastAPI calls it on the event loop rather than through its thread pool.
+async def current_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 

@@ -5,6 +5,7 @@ way to the sign-in page and back, and the page that says no."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -24,6 +25,8 @@ _SHARED = Path(__file__).parent / "templates"
 LOGIN_PAGE = "/accounts/login"
 
 
+# Babel formatting costs more than a page's query for a listing: prices repeat, so keep them.
+@lru_cache(maxsize=4096)
 def money(cents: int, currency: str = "EUR") -> str:
     return format_currency(cents / 100, currency.upper(), locale=LOCALE)
 

@@ -335,29 +335,6 @@ async def change_variant(
     return view, variant
 
 
-@dataclass(frozen=True)
-class CataloguePage:
-    """One page of a hub's catalogue, and how many products match in all."""
-
-    total: int
-    products: list[ProductView]
-
-
-async def search_products(runtime: ServiceRuntime, criteria: search.SearchCriteria
-                          ) -> CataloguePage:
-    """The hub's products on sale that ``criteria`` asks for (see storefront/search.py), best first."""
-    async with runtime.database.sessions() as session:
-        found = await search.find(session, criteria)
-        return CataloguePage(found.total, await _views_in_order(session, found.product_ids))
-
-
-async def _views_in_order(session: AsyncSession, product_ids: Sequence[UUID]) -> list[ProductView]:
-    """The products of ``product_ids`` as views, in that order."""
-    products = (await session.exec(select(Product).where(col(Product.id).in_(product_ids)))).all()
-    by_id = {product.id: product for product in products}
-    return await _views(session, [by_id[product_id] for product_id in product_ids])
-
-
 async def _views(session: AsyncSession, products: list[Product]) -> list[ProductView]:
     """``products`` with their variants and categories, in two queries whatever their number."""
     ids = [product.id for product in products]
