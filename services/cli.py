@@ -50,7 +50,8 @@ def dev(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="accounts, catalog, order, payment or pickup.")],
+    service: Annotated[str, typer.Argument(help="accounts, catalog, order, payment, pickup or "
+                                                   "notification.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
@@ -69,6 +70,102 @@ def serve(
     configure_logging(settings.log_level, json_lines=settings.log_json)
     service_app = import_module(f"services.{service}.main").create_app(settings)
     uvicorn.run(service_app, host=host, port=port, log_config=None, lifespan="on")
+
+
+RunDirOption = Annotated[Path, typer.Option(help="Pid files, logs and up.json of the run.")]
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address the gateway listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The gateway's port: the hub's one address.")] = 8000,
+    base_port: Annotated[int, typer.Option(help="The services listen on 127.0.0.1 from this "
+                                                "port on (0: any free ports).")] = 8001,
+    kafka: Annotated[str | None, typer.Option(help="host:port of a running Kafka (default: start "
+                                                   "deploy/local/kafka.sh).")] = None,
+    postgres: Annotated[str | None, typer.Option(help="URL of a running PostgreSQL server whose "
+                                                      "user may create databases (default: start "
+                                                      "deploy/local/postgres.sh).")] = None,
+    database_prefix: Annotated[str, typer.Option(help="Each service's database is named "
+                                                      "<prefix><service>.")] = "adopte_",
+    data_dir: Annotated[Path, typer.Option(help="Shared by the services: the token key pair, "
+                                                "photos, e-mails written as files.")] = Path("var"),
+    run_dir: RunDirOption = Path("var/run"),
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every service.")
+                             ] = 120.0,
+) -> None:
+    """Run the hub distributed on this host: Kafka, PostgreSQL, each service its own process, and
+    a gateway on one port; returns once every service is ready (`adopte down` stops it all)."""
+    from services.distributed import DistributedError, UpOptions
+    from services.distributed import up as bring_up
+
+    options = UpOptions(run_dir=run_dir, data_dir=data_dir, host=host, port=port,
+                        base_port=base_port, kafka=kafka, postgres=postgres,
+                        database_prefix=database_prefix, ready_timeout_s=ready_timeout)
+    try:
+        url = bring_up(options, say=lambda line: typer.echo(line, err=True))
+    except DistributedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Adopte mon commerçant on {url}/  (logs in {run_dir / 'logs'}; "
+               "`adopte status`, `adopte down`)", err=True)
+    typer.echo(url)
+
+
+@app.command()
+def down(
+    run_dir: RunDirOption = Path("var/run"),
+    timeout: Annotated[float, typer.Option(help="Seconds each process has to stop after SIGTERM "
+                                                "before SIGKILL.")] = 20.0,
+) -> None:
+    """Stop what `adopte up` started: the gateway, the services, then the local Kafka and
+    PostgreSQL if it started them."""
+    from services.distributed import down as bring_down
+
+    bring_down(run_dir, timeout_s=timeout, say=lambda line: typer.echo(line, err=True))
+
+
+@app.command()
+def status(run_dir: RunDirOption = Path("var/run")) -> None:
+    """What `adopte up` runs: each process, its address and readiness (exit 0 when all are
+    ready, 3 when nothing runs, 1 otherwise)."""
+    from services.distributed import statuses
+
+    found = statuses(run_dir)
+    for state in found:
+        condition = ("ready" if state.ready else "not ready") if state.running else "stopped"
+        typer.echo(f"{state.name:<13} {condition:<10} pid {state.pid or '-':<8} "
+                   f"{state.url or '-':<24} {state.log}")
+    if not any(state.running for state in found):
+        typer.echo("nothing runs", err=True)
+        raise typer.Exit(3)
+    if not all(state.ready for state in found):
+        raise typer.Exit(1)
+
+
+@app.command()
+def gateway(
+    route: Annotated[list[str], typer.Option(help="PREFIX=URL, e.g. /orders=http://127.0.0.1:8003"
+                                                  "; repeat for each service.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """One port for services running as separate processes: each path prefix to its service."""
+    import uvicorn
+
+    from libs.kit.logs import configure_logging
+    from services.gateway import Gateway
+
+    routes = {}
+    for value in route:
+        prefix, separator, url = value.partition("=")
+        if not separator or not prefix.startswith("/") or not url.startswith("http"):
+            raise typer.BadParameter(f"{value!r} is not PREFIX=URL", param_hint="--route")
+        routes[prefix] = url
+    configure_logging(os.environ.get("ADOPTE_LOG_LEVEL", "INFO"))
+    # The services already send their own Date and Server headers.
+    uvicorn.run(Gateway(routes), host=host, port=port, log_config=None, lifespan="on",
+                server_header=False, date_header=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
