@@ -91,6 +91,18 @@ class OrderPartCancelled(OrderEvent):
     reason: str
 
 
+class OrderLinesCancelled(OrderEvent):
+    """A shop cannot supply some of its lines (or some units of them) but prepares the rest:
+    ``lines`` hold the quantities withdrawn, released from stock and refunded
+    (``amount_cents``); the part stays expected at the hub."""
+
+    order_id: UUID
+    shop_id: UUID
+    amount_cents: int = Field(gt=0)
+    lines: list[OrderLine] = Field(min_length=1)
+    reason: str
+
+
 class OrderReady(OrderEvent):
     """Every part is at the hub: the resident can come."""
 
