@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.auth.web import CurrentUser, PlatformAdmin
 from libs.kit.app import Runtime
 from services.pickup import use_cases
+from services.pickup.desk.domain import SHELF_MAX_LENGTH
 from services.pickup.domain import HubDetails, SlotDetails, StaffAssignment, paris_today
 
 router = APIRouter(prefix="/api/v1", tags=["hubs"])
@@ -42,6 +43,8 @@ class SlotOut(BaseModel):
     ends_at: datetime
     capacity: int
     remaining: int
+    gathering_id: UUID | None = None
+    label: str = ""
 
 
 class PartOut(BaseModel):
@@ -51,6 +54,7 @@ class PartOut(BaseModel):
     shop_name: str | None
     status: str
     dropped_off_at: datetime | None
+    shelf: str = ""
 
 
 class PickupOut(BaseModel):
@@ -63,6 +67,8 @@ class PickupOut(BaseModel):
     ready_at: datetime | None
     picked_up_at: datetime | None
     parts: list[PartOut]
+    resident_name: str | None = None
+    held_until: datetime | None = None
 
 
 class SlotPickupsOut(SlotOut):
@@ -79,6 +85,8 @@ class DropOffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shop_id: UUID
+    shelf: str = Field(default="", max_length=SHELF_MAX_LENGTH,
+                       description="Where staff put it, free text (« étagère B2 »)")
 
 
 class HandoverIn(BaseModel):
@@ -146,8 +154,9 @@ async def get_pickup(order_id: UUID, runtime: Runtime, principal: CurrentUser):
 
 @router.post("/pickups/{order_id}/drop-offs", response_model=PickupOut)
 async def drop_off(order_id: UUID, body: DropOffIn, runtime: Runtime, principal: CurrentUser):
-    """Staff check in one shop's part; checking it in twice changes nothing."""
-    return await use_cases.drop_off(runtime, principal, order_id, body.shop_id)
+    """Staff check in one shop's part, on a shelf if they say which; checking it in again
+    only moves it to the shelf named."""
+    return await use_cases.drop_off(runtime, principal, order_id, body.shop_id, body.shelf)
 
 
 @router.post("/pickups/{order_id}/handover", response_model=PickupOut)

@@ -23,11 +23,17 @@ CODE_LENGTH = 6
 
 HELD, RELEASED = "held", "released"
 SCHEDULED, READY, PICKED_UP, CANCELLED = "scheduled", "ready", "picked_up", "cancelled"
+NO_SHOW = "no_show"
 PENDING, DROPPED_OFF, HANDED_OVER = "pending", "dropped_off", "handed_over"
 
 SLOT_UNKNOWN = "créneau inconnu"
 SLOT_STARTED = "créneau passé"
 SLOT_FULL = "créneau complet"
+SLOT_CLOSED = "créneau fermé"
+SLOT_TOO_SOON = "créneau trop proche : le délai de commande du tiers-lieu est dépassé"
+
+NOT_COLLECTED = ("cette commande n'a pas été retirée à temps : "
+                 "ses produits retournent aux boutiques")
 
 
 class HubDetails(BaseModel):
@@ -93,13 +99,18 @@ def may_act_as(held: HubRole | None, needed: HubRole, *, platform_admin: bool) -
 
 
 def slot_refusal(
-    *, slot_hub_id: object | None, order_hub_id: object, starts_at: datetime | None, now: datetime
+    *, slot_hub_id: object | None, order_hub_id: object, starts_at: datetime | None, now: datetime,
+    closed: bool = False, lead_time: timedelta = timedelta(0),
 ) -> str:
     """Why a place in a slot could not be held, once the conditional hold has failed."""
     if slot_hub_id is None or slot_hub_id != order_hub_id:
         return SLOT_UNKNOWN
+    if closed:
+        return SLOT_CLOSED
     if starts_at <= now:
         return SLOT_STARTED
+    if starts_at - lead_time <= now:
+        return SLOT_TOO_SOON
     return SLOT_FULL
 
 
@@ -135,6 +146,8 @@ def refuse_drop_off(pickup_status: str, part_status: str | None, shop_id: object
         raise Conflict("cette commande a été annulée : plus aucun dépôt n'est attendu")
     if pickup_status == PICKED_UP:
         raise Conflict("cette commande a déjà été remise")
+    if pickup_status == NO_SHOW:
+        raise Conflict(NOT_COLLECTED)
     if part_status is None:
         raise NotFound(f"la boutique {shop_id} n'a pas de part dans cette commande")
     if part_status == CANCELLED:
@@ -146,6 +159,8 @@ def refuse_handover(pickup_status: str, expected_code: str, typed_code: str) -> 
         raise Conflict("cette commande a été annulée : elle ne peut pas être remise")
     if pickup_status == PICKED_UP:
         raise Conflict("cette commande a déjà été remise")
+    if pickup_status == NO_SHOW:
+        raise Conflict(NOT_COLLECTED)
     if pickup_status != READY:
         raise Conflict("cette commande n'est pas encore prête : des parts restent à déposer")
     if not hmac.compare_digest(normalized_code(typed_code).encode(), expected_code.encode()):

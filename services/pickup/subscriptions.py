@@ -4,10 +4,17 @@ from libs.contracts.accounts import UserRegistered
 from libs.contracts.catalog import ShopOpened, StockReservationFailed
 from libs.contracts.order import (
     OrderCancelled,
+    OrderCompleted,
     OrderConfirmed,
     OrderPartCancelled,
     OrderPlaced,
     OrderRejected,
+)
+from services.pickup.report.use_cases import (
+    record_cancelled_sale,
+    record_cancelled_share,
+    record_completed_sale,
+    record_confirmed_sale,
 )
 from services.pickup.use_cases import (
     cancel_pickup,
@@ -25,7 +32,8 @@ SUBSCRIPTIONS = {
     OrderPlaced: [hold_place],
     StockReservationFailed: [release_place],
     OrderRejected: [release_place],
-    OrderConfirmed: [schedule_pickup],
-    OrderPartCancelled: [stop_expecting_part],
-    OrderCancelled: [release_place, cancel_pickup],
+    OrderConfirmed: [schedule_pickup, record_confirmed_sale],
+    OrderPartCancelled: [stop_expecting_part, record_cancelled_share],
+    OrderCancelled: [release_place, cancel_pickup, record_cancelled_sale],
+    OrderCompleted: [record_completed_sale],
 }

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Index, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
 from libs.sqltypes import UtcDateTime
+from services.pickup.schedule.domain import FROM_OPENING_HOURS, STAFF_OPENED
 
 
 class PickupTable(SQLModel, registry=registry()):
@@ -57,10 +58,18 @@ class HubStaff(PickupTable, table=True):
     assigned_at: datetime = Field(sa_type=UtcDateTime)
 
 
+OPEN_FROM_HOURS = f"origin = '{FROM_OPENING_HOURS}' and closed_at is null"
+
+
 class Slot(PickupTable, table=True):
     __tablename__ = "slots"
     # The last guard of capacity: holds are conditional updates, so this should never fire.
-    __table_args__ = (CheckConstraint("held >= 0 and held <= capacity", name="slot_held_in_capacity"),)
+    __table_args__ = (
+        CheckConstraint("held >= 0 and held <= capacity", name="slot_held_in_capacity"),
+        # The opening hours never make the same slot twice while it is open.
+        Index("slots_one_open_per_span", "hub_id", "starts_at", "ends_at", unique=True,
+              sqlite_where=text(OPEN_FROM_HOURS), postgresql_where=text(OPEN_FROM_HOURS)),
+    )
 
     id: UUID = Field(primary_key=True)
     hub_id: UUID = Field(foreign_key="hubs.id", index=True)
@@ -68,6 +77,11 @@ class Slot(PickupTable, table=True):
     ends_at: datetime = Field(sa_type=UtcDateTime)
     capacity: int
     held: int = 0
+    # A gathering's slot carries its id and title, shown at checkout.
+    origin: str = Field(default=STAFF_OPENED, max_length=20)
+    gathering_id: UUID | None = Field(default=None, index=True)
+    label: str = Field(default="", max_length=200)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
     @property
     def remaining(self) -> int:
@@ -99,6 +113,13 @@ class Pickup(PickupTable, table=True):
     ready_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     picked_up_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Whose order it is (from OrderConfirmed): the resident may see the code's QR image, and
+    # the desk finds the order by their name or e-mail.
+    resident_id: UUID | None = Field(default=None, index=True)
+    # The no-show policy's steps: reminded once (and held until), then given up on.
+    overdue_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    held_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    no_show_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class PickupPart(PickupTable, table=True):
@@ -110,6 +131,8 @@ class PickupPart(PickupTable, table=True):
     shop_id: UUID = Field(primary_key=True)
     status: str = Field(max_length=20)
     dropped_off_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Where staff put it (« étagère B2 »), so whoever hands the order over finds it.
+    shelf: str = Field(default="", max_length=40)
 
 
 outbox = outbox_table(PickupTable.metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy import update
@@ -35,6 +35,7 @@ from libs.contracts.pickup import (
 )
 from libs.kit.errors import Forbidden, NotFound, Unprocessable
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from services.pickup.desk.domain import shelf_location
 from services.pickup.domain import (
     CANCELLED,
     DROPPED_OFF,
@@ -57,6 +58,7 @@ from services.pickup.domain import (
     refuse_handover,
     slot_refusal,
 )
+from services.pickup.schedule.tables import HubSchedule
 from services.pickup.tables import (
     Booking,
     Hub,
@@ -91,6 +93,7 @@ class PartView:
     shop_name: str | None
     status: str
     dropped_off_at: datetime | None
+    shelf: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class PickupView:
     ready_at: datetime | None
     picked_up_at: datetime | None
     parts: list[PartView]
+    resident_name: str | None = None
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ async def assign_staff(
 ) -> tuple[AssignedStaff, bool]:
     """Adds someone to the hub's staff or changes their role; True when they were added."""
     async with runtime.unit_of_work() as uow:
-        await _require_role(uow.session, principal, hub_id, "admin")
+        await require_role(uow.session, principal, hub_id, "admin")
         user = (
             await uow.session.exec(select(KnownUser).where(KnownUser.email == assignment.email))
         ).first()
@@ -183,21 +188,38 @@ async def open_slot(
         raise Unprocessable("le créneau doit commencer dans le futur")
     slot = Slot(id=uuid4(), hub_id=hub_id, **details.model_dump())
     async with runtime.unit_of_work() as uow:
-        await _require_role(uow.session, principal, hub_id, "staff")
+        await require_role(uow.session, principal, hub_id, "staff")
         uow.session.add(slot)
-        await uow.emit(SlotOpened(slot_id=slot.id, hub_id=hub_id, **details.model_dump()))
+        await uow.emit(slot_opened(slot, await lead_time(uow.session, hub_id)))
     return slot
 
 
 async def upcoming_slots(runtime: ServiceRuntime, hub_id: UUID) -> list[Slot]:
+    """The slots residents can still choose: open, and starting after the hub's lead time."""
     async with runtime.database.sessions() as session:
         await _hub(session, hub_id)
         query = (
             select(Slot)
-            .where(Slot.hub_id == hub_id, Slot.starts_at > utc_now())
+            .where(Slot.hub_id == hub_id, col(Slot.closed_at).is_(None),
+                   Slot.starts_at > utc_now() + await lead_time(session, hub_id))
             .order_by(Slot.starts_at)
         )
         return list((await session.exec(query)).all())
+
+
+async def lead_time(session: AsyncSession, hub_id: UUID) -> timedelta:
+    """How long before a slot starts orders stop choosing it (none for a hub without hours)."""
+    hours = (await session.exec(
+        select(HubSchedule.lead_time_hours).where(HubSchedule.hub_id == hub_id)
+    )).first()
+    return timedelta(hours=hours or 0)
+
+
+def slot_opened(slot: Slot, lead: timedelta) -> SlotOpened:
+    return SlotOpened(slot_id=slot.id, hub_id=slot.hub_id, starts_at=slot.starts_at,
+                      ends_at=slot.ends_at, capacity=slot.capacity,
+                      gathering_id=slot.gathering_id, label=slot.label,
+                      bookable_until=slot.starts_at - lead)
 
 
 # --- pickups at the desk ----------------------------------------------------------------
@@ -205,33 +227,38 @@ async def upcoming_slots(runtime: ServiceRuntime, hub_id: UUID) -> list[Slot]:
 
 async def pickup_of(runtime: ServiceRuntime, principal: Principal, order_id: UUID) -> PickupView:
     async with runtime.database.sessions() as session:
-        pickup = await _pickup(session, order_id)
-        await _require_role(session, principal, pickup.hub_id, "staff")
-        return (await _views(session, [pickup]))[0]
+        pickup = await find_pickup(session, order_id)
+        await require_role(session, principal, pickup.hub_id, "staff")
+        return (await pickup_views(session, [pickup]))[0]
 
 
 async def drop_off(
-    runtime: ServiceRuntime, principal: Principal, order_id: UUID, shop_id: UUID
+    runtime: ServiceRuntime, principal: Principal, order_id: UUID, shop_id: UUID,
+    shelf: str = "",
 ) -> PickupView:
-    """Checks in one shop's part; checking it in again changes nothing."""
+    """Checks in one shop's part, on a shelf if staff say which; checking it in again only
+    moves it to the shelf named, if any."""
+    shelf = shelf_location(shelf)
     async with runtime.unit_of_work() as uow:
-        pickup = await _pickup(uow.session, order_id, for_update=True)
-        await _require_role(uow.session, principal, pickup.hub_id, "staff")
+        pickup = await find_pickup(uow.session, order_id, for_update=True)
+        await require_role(uow.session, principal, pickup.hub_id, "staff")
         part = await uow.session.get(PickupPart, (order_id, shop_id))
         refuse_drop_off(pickup.status, part.status if part else None, shop_id)
+        if shelf:
+            part.shelf = shelf
         if part.status == PENDING:
             part.status, part.dropped_off_at = DROPPED_OFF, utc_now()
             await uow.emit(PartDroppedOff(order_id=order_id, shop_id=shop_id))
             await _ready_when_every_part_is_in(uow, pickup)
-        return (await _views(uow.session, [pickup]))[0]
+        return (await pickup_views(uow.session, [pickup]))[0]
 
 
 async def hand_over(
     runtime: ServiceRuntime, principal: Principal, order_id: UUID, code: str
 ) -> PickupView:
     async with runtime.unit_of_work() as uow:
-        pickup = await _pickup(uow.session, order_id, for_update=True)
-        await _require_role(uow.session, principal, pickup.hub_id, "staff")
+        pickup = await find_pickup(uow.session, order_id, for_update=True)
+        await require_role(uow.session, principal, pickup.hub_id, "staff")
         refuse_handover(pickup.status, pickup.code, code)
         pickup.status, pickup.picked_up_at = PICKED_UP, utc_now()
         await uow.session.execute(
@@ -241,7 +268,7 @@ async def hand_over(
             .execution_options(synchronize_session=False)
         )
         await uow.emit(PickedUp(order_id=order_id))
-        return (await _views(uow.session, [pickup]))[0]
+        return (await pickup_views(uow.session, [pickup]))[0]
 
 
 async def day_sheet(
@@ -250,7 +277,7 @@ async def day_sheet(
     """The hub's slots of one Europe/Paris day, each with the pickups booked on it."""
     start, end = paris_day(day)
     async with runtime.database.sessions() as session:
-        hub = await _require_role(session, principal, hub_id, "staff")
+        hub = await require_role(session, principal, hub_id, "staff")
         slots = (await session.exec(
             select(Slot)
             .where(Slot.hub_id == hub_id, Slot.starts_at >= start, Slot.starts_at < end)
@@ -261,7 +288,7 @@ async def day_sheet(
             .where(col(Pickup.slot_id).in_([slot.id for slot in slots]))
             .order_by(Pickup.scheduled_at)
         )).all()
-        views = await _views(session, pickups)
+        views = await pickup_views(session, pickups)
     return DaySheet(hub, day, [
         SlotSheet(slot, [view for view in views if view.slot_id == slot.id]) for slot in slots
     ])
@@ -274,11 +301,13 @@ async def hold_place(event: OrderPlaced, uow: UnitOfWork) -> None:
     if await uow.session.get(Booking, event.order_id) is not None:
         return
     now = utc_now()
+    lead = await lead_time(uow.session, event.hub_id)
     # One statement checks and takes the place, so concurrent orders never exceed capacity.
     held = (await uow.session.execute(
         update(Slot)
         .where(col(Slot.id) == event.slot_id, col(Slot.hub_id) == event.hub_id,
-               col(Slot.starts_at) > now, col(Slot.held) < col(Slot.capacity))
+               col(Slot.closed_at).is_(None), col(Slot.starts_at) > now + lead,
+               col(Slot.held) < col(Slot.capacity))
         .values(held=col(Slot.held) + 1)
         .returning(col(Slot.starts_at), col(Slot.ends_at))
         .execution_options(synchronize_session=False)
@@ -286,7 +315,8 @@ async def hold_place(event: OrderPlaced, uow: UnitOfWork) -> None:
     if held is None:
         slot = await uow.session.get(Slot, event.slot_id)
         reason = slot_refusal(slot_hub_id=slot.hub_id if slot else None, order_hub_id=event.hub_id,
-                              starts_at=slot.starts_at if slot else None, now=now)
+                              starts_at=slot.starts_at if slot else None, now=now,
+                              closed=bool(slot and slot.closed_at), lead_time=lead)
         await uow.emit(SlotUnavailable(order_id=event.order_id, slot_id=event.slot_id,
                                        reason=reason))
         return
@@ -318,10 +348,13 @@ async def release_place(
 
 
 async def schedule_pickup(event: OrderConfirmed, uow: UnitOfWork) -> None:
-    if await uow.session.get(Pickup, event.order_id) is not None:
+    known = await uow.session.get(Pickup, event.order_id)
+    if known is not None:
+        known.resident_id = known.resident_id or event.resident_id
         return
     pickup = Pickup(order_id=event.order_id, hub_id=event.hub_id, slot_id=event.slot_id,
-                    code=new_pickup_code(), status=SCHEDULED, scheduled_at=utc_now())
+                    code=new_pickup_code(), status=SCHEDULED, scheduled_at=utc_now(),
+                    resident_id=event.resident_id)
     uow.session.add(pickup)
     for shop_id in dict.fromkeys(part.shop_id for part in event.parts):
         uow.session.add(PickupPart(order_id=event.order_id, shop_id=shop_id, status=PENDING))
@@ -376,7 +409,7 @@ async def _hub(session: AsyncSession, hub_id: UUID) -> Hub:
     return hub
 
 
-async def _require_role(
+async def require_role(
     session: AsyncSession, principal: Principal, hub_id: UUID, needed: HubRole
 ) -> Hub:
     hub = await _hub(session, hub_id)
@@ -388,7 +421,7 @@ async def _require_role(
     return hub
 
 
-async def _pickup(session: AsyncSession, order_id: UUID, *, for_update: bool = False) -> Pickup:
+async def find_pickup(session: AsyncSession, order_id: UUID, *, for_update: bool = False) -> Pickup:
     # Locking the pickup serialises its changes on PostgreSQL: two parts checked in at once
     # must not each miss the other and leave the pickup never ready.
     pickup = await session.get(Pickup, order_id, with_for_update=for_update)
@@ -407,8 +440,12 @@ async def _ready_when_every_part_is_in(uow: UnitOfWork, pickup: Pickup) -> None:
         await uow.emit(PickupReady(order_id=pickup.order_id))
 
 
-async def _views(session: AsyncSession, pickups: Sequence[Pickup]) -> list[PickupView]:
+async def pickup_views(session: AsyncSession, pickups: Sequence[Pickup]) -> list[PickupView]:
     order_ids = [pickup.order_id for pickup in pickups]
+    residents = dict((await session.exec(
+        select(KnownUser.id, KnownUser.name)
+        .where(col(KnownUser.id).in_({pickup.resident_id for pickup in pickups}))
+    )).all())
     rows = (await session.exec(
         select(PickupPart, KnownShop.name)
         .join(KnownShop, col(KnownShop.id) == col(PickupPart.shop_id), isouter=True)
@@ -418,10 +455,11 @@ async def _views(session: AsyncSession, pickups: Sequence[Pickup]) -> list[Picku
     parts: dict[UUID, list[PartView]] = {order_id: [] for order_id in order_ids}
     for part, shop_name in rows:
         parts[part.order_id].append(
-            PartView(part.shop_id, shop_name, part.status, part.dropped_off_at)
+            PartView(part.shop_id, shop_name, part.status, part.dropped_off_at, part.shelf)
         )
     return [
         PickupView(pickup.order_id, pickup.hub_id, pickup.slot_id, pickup.status, pickup.ready_at,
-                   pickup.picked_up_at, parts[pickup.order_id])
+                   pickup.picked_up_at, parts[pickup.order_id],
+                   residents.get(pickup.resident_id), pickup.held_until)
         for pickup in pickups
     ]

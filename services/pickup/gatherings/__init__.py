@@ -1,0 +1,2 @@
+"""A hub's gatherings (« animations » on the pages): its public calendar, sign-ups, the ICS feed
+and the attendance staff record."""
