@@ -4,6 +4,7 @@ from libs.contracts.accounts import UserRegistered
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
+    OrderLinesCancelled,
     OrderPartCancelled,
     OrderPlaced,
     OrderRejected,
@@ -16,6 +17,7 @@ from services.catalog.use_cases import (
     record_opened_hub,
     record_registered_user,
     release_stock_after_no_show,
+    release_stock_of_cancelled_lines,
     release_stock_of_cancelled_part,
     release_stock_of_order,
     reserve_stock_for_order,
@@ -31,6 +33,7 @@ SUBSCRIPTIONS = {
     OrderRejected: [release_stock_of_order],
     OrderCancelled: [release_stock_of_order],
     OrderPartCancelled: [release_stock_of_cancelled_part],
+    OrderLinesCancelled: [release_stock_of_cancelled_lines],
     OrderCompleted: [sell_stock_of_completed_order],
     NoShowRecorded: [release_stock_after_no_show],
     PayoutAccountUpdated: [record_payout_account],

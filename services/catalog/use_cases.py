@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, case, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +29,7 @@ from libs.contracts.catalog import ProductVariant as ProductVariantState
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
+    OrderLinesCancelled,
     OrderPartCancelled,
     OrderPlaced,
     OrderRejected,
@@ -546,6 +547,47 @@ async def release_stock_of_order(
 
 async def release_stock_of_cancelled_part(event: OrderPartCancelled, uow: UnitOfWork) -> None:
     await _release(uow, event.order_id, shop_id=event.shop_id)
+
+
+async def release_stock_of_cancelled_lines(event: OrderLinesCancelled, uow: UnitOfWork) -> None:
+    """A shop withdrew some units of its lines: those units, and only them, are free again; the
+    rest of the reservation stays held for the order."""
+    released, levels = [], []
+    for line in sorted(event.lines, key=lambda line: str(line.variant_id)):
+        level = await _release_units(uow.session, event.order_id, line.variant_id, line.quantity)
+        if level is not None:
+            released.append(ReservedLine(product_id=line.product_id, variant_id=line.variant_id,
+                                         quantity=line.quantity))
+            levels.append(level)
+    if released:
+        await uow.emit(StockReleased(order_id=event.order_id, lines=released))
+        await announce_stock_levels(uow, levels)
+
+
+async def _release_units(session: AsyncSession, order_id: UUID, variant_id: UUID,
+                         quantity: int) -> StockLevel | None:
+    """The variant's stock level once ``quantity`` units of the order's reservation are
+    released (the reservation released when none is left); None when the reservation does not
+    hold them (already settled, or never made)."""
+    claimed = await session.execute(
+        update(Reservation)
+        .where(Reservation.order_id == order_id, Reservation.variant_id == variant_id,
+               Reservation.status == ReservationStatus.RESERVED,
+               Reservation.quantity >= quantity)
+        .values(quantity=Reservation.quantity - quantity,
+                status=case((Reservation.quantity == quantity, ReservationStatus.RELEASED.value),
+                            else_=Reservation.status))
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    released = await session.execute(
+        update(ProductVariant).where(ProductVariant.id == variant_id)
+        .values(reserved=ProductVariant.reserved - quantity,
+                stock_revision=ProductVariant.stock_revision + 1)
+        .returning(*_STOCK_LEVEL).execution_options(synchronize_session=False)
+    )
+    return StockLevel(*released.one())
 
 
 async def release_stock_after_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:

@@ -13,8 +13,8 @@ from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError
 from services.order import use_cases
-from services.order.domain import Basket, Month, MonthSales, statement_url
-from services.order.tables import OrderLine, OrderPart, Slot
+from services.order.domain import MAX_LINES, MAX_QUANTITY, Basket, Month, MonthSales, statement_url
+from services.order.tables import LineWithdrawal, OrderLine, OrderPart, Slot
 from services.order.use_cases import OrderView, ShopPartView, utc_now
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
@@ -32,8 +32,9 @@ class LineOut(BaseModel):
     variant_id: UUID
     name: str
     variant_label: str = Field(description="Empty for a product sold one way only.")
-    quantity: int
+    quantity: int = Field(description="Units the shop supplies.")
     unit_price_cents: int
+    withdrawn_quantity: int = Field(default=0, description="Units the shop withdrew (refunded).")
 
 
 class PartOut(BaseModel):
@@ -85,6 +86,22 @@ class CancellationOut(BaseModel):
     reason: str
 
 
+class WithdrawnLineOut(BaseModel):
+    variant_id: UUID
+    quantity: int
+
+
+class WithdrawalOut(BaseModel):
+    at: datetime
+    by_user_id: UUID
+    by_name: str
+    for_shop: bool
+    reason: str
+    amount_cents: int = Field(description="Refunded to the resident.")
+    lines: list[WithdrawnLineOut]
+    whole_part: bool = Field(description="Nothing of the part was left: it was cancelled.")
+
+
 class ShopPartOut(BaseModel):
     order_id: UUID
     order_status: str
@@ -95,6 +112,8 @@ class ShopPartOut(BaseModel):
     lines: list[LineOut]
     cancellation: CancellationOut | None = Field(description="Who gave the part up, when and "
                                                              "why; null unless the shop did.")
+    withdrawals: list[WithdrawalOut] = Field(default_factory=list,
+                                             description="Lines the shop withdrew, oldest first.")
 
 
 class BestSellerOut(BaseModel):
@@ -136,8 +155,25 @@ class PartCancellation(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class LineToWithdraw(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variant_id: UUID
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+
+class LinesWithdrawal(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    lines: list[LineToWithdraw] = Field(min_length=1, max_length=MAX_LINES)
+    reason: str = Field(min_length=1, max_length=500)
+
+
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key",
                                               description="Required: one key per basket.")]
+WithdrawalKey = Annotated[str | None, Header(
+    alias="Idempotency-Key",
+    description="Optional: the same key gives back the withdrawal it made, once.")]
 
 
 @router.post("/orders", status_code=202, response_model=PlacedOut)
@@ -183,6 +219,24 @@ async def cancel_part(order_id: UUID, shop_id: UUID, cancellation: PartCancellat
     return _shop_part_out(view)
 
 
+@router.post("/orders/{order_id}/parts/{shop_id}/lines/cancel", response_model=ShopPartOut)
+async def withdraw_lines(order_id: UUID, shop_id: UUID, withdrawal: LinesWithdrawal,
+                         runtime: Runtime, actor: CurrentUser,
+                         idempotency_key: WithdrawalKey = None):
+    """The shop withdraws units of some lines of its part (the rest is prepared) while the order
+    is confirmed and the part pending: its owner, or an administrator of its hub or of the
+    platform acting for it (recorded on the part). The units are refunded and released.
+    Withdrawing all that is left of the part cancels the part. More than is left of a line, or a
+    line not in the part: 422."""
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
+        raise DomainError(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters")
+    view = await use_cases.withdraw_lines(
+        runtime, actor, order_id, shop_id,
+        [(line.variant_id, line.quantity) for line in withdrawal.lines], withdrawal.reason,
+        idempotency_key)
+    return _shop_part_out(view)
+
+
 @router.get("/shops/{shop_id}/sales", response_model=SalesOut)
 async def shop_sales(shop_id: UUID, runtime: Runtime, viewer: CurrentUser,
                      first: Annotated[str | None, Query(alias="from", examples=["2026-01"])] = None,
@@ -218,7 +272,17 @@ def _shop_part_out(view: ShopPartView) -> ShopPartOut:
     return ShopPartOut(order_id=view.order.id, order_status=view.order.status,
                        shop_id=view.part.shop_id, status=view.part.status,
                        total_cents=view.part.total_cents, slot=_slot_out(view.slot),
-                       lines=_lines_out(view.lines), cancellation=_cancellation_out(view.part))
+                       lines=_lines_out(view.lines), cancellation=_cancellation_out(view.part),
+                       withdrawals=[_withdrawal_out(w) for w in view.withdrawals])
+
+
+def _withdrawal_out(withdrawal: LineWithdrawal) -> WithdrawalOut:
+    return WithdrawalOut(
+        at=withdrawal.at, by_user_id=withdrawal.by_id, by_name=withdrawal.by_name,
+        for_shop=withdrawal.for_shop, reason=withdrawal.reason,
+        amount_cents=withdrawal.amount_cents, whole_part=withdrawal.whole_part,
+        lines=[WithdrawnLineOut(variant_id=UUID(variant_id), quantity=quantity)
+               for variant_id, quantity in withdrawal.quantities.items()])
 
 
 def _cancellation_out(part: OrderPart) -> CancellationOut | None:
@@ -244,7 +308,8 @@ def _month_sales_out(shop_id: UUID, sales: MonthSales) -> MonthSalesOut:
 def _lines_out(lines: list[OrderLine]) -> list[LineOut]:
     return [LineOut(product_id=line.product_id, variant_id=line.variant_id, name=line.name,
                     variant_label=line.variant_label, quantity=line.quantity,
-                    unit_price_cents=line.unit_price_cents) for line in lines]
+                    unit_price_cents=line.unit_price_cents,
+                    withdrawn_quantity=line.withdrawn_quantity) for line in lines]
 
 
 def _slot_out(slot: Slot | None) -> SlotOut | None:

@@ -42,6 +42,7 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    NO_SHOW = "no_show"  # ready, never collected: the goods went back to the shops
 
 
 class PartStatus(StrEnum):
@@ -70,6 +71,7 @@ class Trigger(StrEnum):
     EVERY_PART_CANCELLED = "every_part_cancelled"
     EVERY_PART_IN = "every_part_in"
     PICKED_UP = "picked_up"
+    NOT_COLLECTED = "not_collected"
 
 
 class PartTrigger(StrEnum):
@@ -87,6 +89,7 @@ _ORDER_TRANSITIONS: dict[Trigger, dict[OrderStatus, OrderStatus]] = {
     Trigger.EVERY_PART_CANCELLED: {OrderStatus.CONFIRMED: OrderStatus.CANCELLED},
     Trigger.EVERY_PART_IN: {OrderStatus.CONFIRMED: OrderStatus.READY},
     Trigger.PICKED_UP: {OrderStatus.READY: OrderStatus.COMPLETED},
+    Trigger.NOT_COLLECTED: {OrderStatus.READY: OrderStatus.NO_SHOW},
 }
 
 _PART_TRANSITIONS: dict[PartTrigger, dict[PartStatus, PartStatus]] = {
@@ -130,6 +133,74 @@ def check_part_cancellable(order_status: str, part_status: str) -> None:
                        f"this order is {order_status}")
     if part_status != PartStatus.PENDING:
         raise Conflict(f"only a pending part can be cancelled; this part is {part_status}")
+
+
+def check_lines_withdrawable(order_status: str, part_status: str) -> None:
+    """Lines are withdrawn when their part could be cancelled: paid, not yet dropped off."""
+    if order_status != OrderStatus.CONFIRMED:
+        raise Conflict(f"lines can only be withdrawn while the order is confirmed; "
+                       f"this order is {order_status}")
+    if part_status != PartStatus.PENDING:
+        raise Conflict(f"lines can only be withdrawn from a pending part; this part is "
+                       f"{part_status}")
+
+
+def withdrawal_digest(asked: Iterable[tuple[UUID, int]], reason: str) -> str:
+    """The same withdrawal asked again, whatever the order of its lines, has the same digest."""
+    wanted: dict[UUID, int] = defaultdict(int)
+    for variant_id, quantity in asked:
+        wanted[variant_id] += quantity
+    canonical = {"lines": sorted([str(v), q] for v, q in wanted.items()), "reason": reason}
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+class InvalidWithdrawal(DomainError):
+    status, code = 422, "invalid_withdrawal"
+
+
+@dataclass(frozen=True)
+class LineLeft:
+    """A line of a part as it stands: what is still to be supplied of it, at its price."""
+
+    variant_id: UUID
+    article: str
+    quantity: int
+    unit_price_cents: int
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """Units withdrawn per variant, what they are refunded, and whether nothing of the part is
+    left (then the part is cancelled instead)."""
+
+    quantities: dict[UUID, int]
+    amount_cents: int
+    empties_part: bool
+
+
+def withdraw(lines: Sequence[LineLeft], asked: Iterable[tuple[UUID, int]]) -> Withdrawal:
+    """The units ``asked`` (variant, quantity; one variant named twice counts once, summed) out
+    of a part's ``lines``; InvalidWithdrawal names every line that cannot give them."""
+    wanted: dict[UUID, int] = defaultdict(int)
+    for variant_id, quantity in asked:
+        wanted[variant_id] += quantity
+    by_variant = {line.variant_id: line for line in lines}
+    problems = []
+    for variant_id, quantity in wanted.items():
+        line = by_variant.get(variant_id)
+        if line is None:
+            problems.append(f"no line of variant {variant_id} in this part")
+        elif quantity > line.quantity:
+            problems.append(f"only {line.quantity} of {line.article} left to withdraw: "
+                            f"{quantity} asked for")
+    if problems:
+        raise InvalidWithdrawal("; ".join(problems), details=problems)
+    amount = sum(quantity * by_variant[v].unit_price_cents for v, quantity in wanted.items())
+    empties = all(wanted.get(line.variant_id, 0) == line.quantity for line in lines)
+    if amount == 0 and not empties:
+        # OrderLinesCancelled refunds something by definition; free lines go with their part.
+        raise InvalidWithdrawal("free lines are given up with the whole part only")
+    return Withdrawal(dict(wanted), amount, empties)
 
 
 def remaining_total(parts: Iterable[tuple[str, int]]) -> int:

@@ -26,6 +26,7 @@ from services.order.domain import (
     InvalidBasket,
     Month,
     OrderStatus,
+    PartStatus,
     article,
     months_from,
     statement_url,
@@ -43,6 +44,7 @@ ORDER_STATUS_LABELS = {
     "completed": "Retirée",
     "rejected": "Refusée",
     "cancelled": "Annulée",
+    "no_show": "Non retirée",
 }
 PART_STATUS_LABELS = {
     "pending": "À préparer",
@@ -61,6 +63,8 @@ templates.env.globals["statement_url"] = statement_url
 REFRESH_WHILE_WAITING_S = "5"
 MAX_REASON_LENGTH = 500
 PART_CANCELLED_NOTICE = "La part a été annulée ; le client sera remboursé de son montant."
+LINES_WITHDRAWN_NOTICE = ("Le produit a été retiré de la commande ; le client sera remboursé "
+                          "des unités retirées.")
 SALES_MONTHS_SHOWN = 12
 MONTHS_OFFERED = 24
 
@@ -114,9 +118,9 @@ async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
                      viewer: MaybeUser) -> Response:
     if viewer is None:
         return sign_in_redirect(request)
-    cancelled = "annulee" in request.query_params
-    return await _shop_page(request, runtime, viewer, shop_id,
-                            notice=PART_CANCELLED_NOTICE if cancelled else None)
+    notice = (PART_CANCELLED_NOTICE if "annulee" in request.query_params
+              else LINES_WITHDRAWN_NOTICE if "retrait" in request.query_params else None)
+    return await _shop_page(request, runtime, viewer, shop_id, notice=notice)
 
 
 @router.get("/shops/{shop_id}/ventes")
@@ -155,6 +159,32 @@ async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: 
         return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
                                 error=f"Annulation impossible : {exc.message}")
     return RedirectResponse(f"/orders/shops/{shop_id}?annulee=1", status_code=303)
+
+
+@router.post("/shops/{shop_id}/parts/{order_id}/lines/{variant_id}/withdraw")
+async def withdraw_line(shop_id: UUID, order_id: UUID, variant_id: UUID, request: Request,
+                        runtime: Runtime, viewer: MaybeUser) -> Response:
+    """Units of one line withdrawn; the page's form token (with the line) makes a double submit
+    withdraw once."""
+    if viewer is None:
+        return sign_in_redirect(request, f"/orders/shops/{shop_id}")
+    form = await request.form()
+    reason = " ".join(str(form.get("reason", "")).split())
+    quantity = str(form.get("quantity", "")).strip()
+    if not 0 < len(reason) <= MAX_REASON_LENGTH or not quantity.isdigit() or int(quantity) < 1:
+        return await _shop_page(request, runtime, viewer, shop_id, status_code=422,
+                                error=f"Indiquez combien d'unités retirer (1 au moins) et le "
+                                      f"motif ({MAX_REASON_LENGTH} caractères au plus).")
+    form_token = str(form.get("form_token", "")).strip()[:64]
+    try:
+        view = await use_cases.withdraw_lines(
+            runtime, viewer, order_id, shop_id, [(variant_id, int(quantity))], reason,
+            f"page:{form_token}:{variant_id}" if form_token else None)
+    except DomainError as exc:
+        return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
+                                error=f"Retrait impossible : {exc.message}")
+    done = "annulee" if view.part.status == PartStatus.CANCELLED else "retrait"
+    return RedirectResponse(f"/orders/shops/{shop_id}?{done}=1", status_code=303)
 
 
 @router.get("/{order_id}")
@@ -225,7 +255,8 @@ async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop
         return _problem(request, viewer, exc)
     return _render(request, "shop.html", viewer, status_code=status_code, error=error,
                    notice=notice, shop=shop_parts.shop, for_shop=shop_parts.for_shop,
-                   parts=shop_parts.parts, confirmed=OrderStatus.CONFIRMED)
+                   parts=shop_parts.parts, confirmed=OrderStatus.CONFIRMED,
+                   form_token=uuid4().hex)
 
 
 def _render(request: Request, template: str, viewer: Principal | None, *,

@@ -13,6 +13,7 @@ from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceed
 from libs.contracts.pickup import (
     HubOpened,
     HubStaffAssigned,
+    NoShowRecorded,
     PartDroppedOff,
     PickedUp,
     PickupReady,
@@ -46,4 +47,5 @@ SUBSCRIPTIONS = {
     PartDroppedOff: [use_cases.note_part_dropped_off],
     PickupReady: [use_cases.make_order_ready],
     PickedUp: [use_cases.complete_order],
+    NoShowRecorded: [use_cases.record_no_show],
 }

@@ -155,7 +155,9 @@ class OrderPart(OrderTable, table=True):
 
 
 class OrderLine(OrderTable, table=True):
-    """One variant of a product in an order, at the price it had when the order was placed."""
+    """One variant of a product in an order, at the price it had when the order was placed.
+    ``quantity`` is what the shop still supplies: units it withdrew (OrderLinesCancelled) move to
+    ``withdrawn_quantity``, so the ordered quantity is their sum."""
 
     __tablename__ = "order_lines"
 
@@ -167,6 +169,31 @@ class OrderLine(OrderTable, table=True):
     variant_label: str = Field(max_length=50)
     quantity: int
     unit_price_cents: int
+    withdrawn_quantity: int = 0
+    withdrawal_reason: str | None = Field(default=None, max_length=500)
+
+
+class LineWithdrawal(OrderTable, table=True):
+    """Units of lines a shop withdrew from its part, who did it (its owner, or someone acting
+    for the shop), when and why; a request's Idempotency-Key finds it again. One that left
+    nothing of the part cancelled the part (``whole_part``)."""
+
+    __tablename__ = "line_withdrawals"
+    __table_args__ = (UniqueConstraint("order_id", "shop_id", "idempotency_key"),)
+
+    id: UUID = Field(primary_key=True)
+    order_id: UUID = Field(foreign_key="orders.id", index=True)
+    shop_id: UUID
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    request_digest: str = Field(max_length=64)
+    quantities: dict[str, int] = Field(sa_type=JSON)
+    amount_cents: int
+    whole_part: bool
+    reason: str = Field(max_length=500)
+    at: datetime = Field(sa_type=UtcDateTime)
+    by_id: UUID
+    by_name: str = Field(max_length=320)
+    for_shop: bool
 
 
 outbox = outbox_table(OrderTable.metadata)

@@ -10,7 +10,7 @@ payment and the expiry sweep) apply one after the other and only one transition 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -34,6 +34,7 @@ from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
     OrderConfirmed,
+    OrderLinesCancelled,
     OrderPartCancelled,
     OrderPlaced,
     OrderReady,
@@ -46,6 +47,7 @@ from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceed
 from libs.contracts.pickup import (
     HubOpened,
     HubStaffAssigned,
+    NoShowRecorded,
     PartDroppedOff,
     PickedUp,
     PickupReady,
@@ -64,6 +66,7 @@ from services.order.domain import (
     REASON_PAYMENT_OVERDUE,
     SHOP_VISIBLE_STATUSES,
     Basket,
+    LineLeft,
     Month,
     MonthSales,
     OrderStatus,
@@ -76,7 +79,9 @@ from services.order.domain import (
     SoldPart,
     Trigger,
     VariantOffer,
+    Withdrawal,
     article,
+    check_lines_withdrawable,
     check_part_cancellable,
     is_payment_overdue,
     may_act_for_shop,
@@ -90,10 +95,13 @@ from services.order.domain import (
     remaining_total,
     sales_by_month,
     shortage_reasons,
+    withdraw,
+    withdrawal_digest,
 )
 from services.order.tables import (
     Hub,
     HubStaff,
+    LineWithdrawal,
     Order,
     OrderLine,
     OrderPart,
@@ -130,12 +138,13 @@ class OrderView:
 
 @dataclass(frozen=True)
 class ShopPartView:
-    """One shop's part of an order, as the shop prepares it."""
+    """One shop's part of an order, as the shop prepares it, with the lines it withdrew."""
 
     order: Order
     slot: Slot | None
     part: OrderPart
     lines: list[OrderLine]
+    withdrawals: list[LineWithdrawal] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -446,6 +455,14 @@ async def complete_order(event: PickedUp, uow: UnitOfWork) -> None:
     await uow.emit(OrderCompleted(order_id=order.id, completed_at=order.updated_at))
 
 
+async def record_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:
+    """The resident never came: the order is not collected (pickup's policy gives the goods
+    back to the shops, payment refunds by the hub's rate)."""
+    order = await _order_for_update(uow.session, event.order_id)
+    if order is not None:
+        _move(order, Trigger.NOT_COLLECTED)
+
+
 async def expire_unpaid_orders(runtime: ServiceRuntime) -> None:
     """Cancel the orders still awaiting payment after their pay_by, each in its own transaction
     (a PaymentSucceeded racing the sweep for one order waits on the row lock; one of them wins)."""
@@ -469,29 +486,123 @@ async def cancel_part(runtime: ServiceRuntime, actor: Principal, order_id: UUID,
     The part records who gave it up, the owner or someone acting for the shop."""
     async with runtime.unit_of_work() as uow:
         shop, for_shop = await _shop_run_by(uow.session, actor, shop_id)
-        order = await _order_for_update(uow.session, order_id)
-        part = await uow.session.get(OrderPart, (order_id, shop_id)) if order else None
-        if part is None:
-            raise NotFound(f"shop {shop_id} has no part in order {order_id}")
+        order, part = await _part_for_update(uow.session, order_id, shop_id)
         check_part_cancellable(order.status, part.status)
         uow.correlation_id = order.correlation_id
-        now = utc_now()
-        part.status, part.cancelled_at, part.cancellation_reason = PartStatus.CANCELLED, now, reason
-        part.cancelled_by_id, part.cancelled_by_name = actor.user_id, actor.name or actor.email
-        part.cancelled_for_shop = for_shop
-        parts = await _parts(uow.session, order_id)
-        order.total_cents = remaining_total((p.status, p.total_cents) for p in parts)
-        order.reasons = [*order.reasons, f"{shop.name} : {reason}"]
-        order.updated_at = now
         lines = await _lines(uow.session, order_id, shop_id)
-        await uow.emit(OrderPartCancelled(order_id=order_id, shop_id=shop_id,
-                                          amount_cents=part.total_cents,
-                                          lines=[_line_contract(line) for line in lines],
-                                          reason=reason))
-        if all(p.status == PartStatus.CANCELLED for p in parts):
-            await _cancel(order, uow, Trigger.EVERY_PART_CANCELLED, REASON_EVERY_PART_CANCELLED)
+        await _give_up_part(uow, actor, shop, for_shop, order, part, lines, reason)
         slot = await uow.session.get(Slot, order.slot_id)
-    return ShopPartView(order, slot, part, lines)
+        withdrawals = await _withdrawals_of(uow.session, [order_id], shop_id)
+    return ShopPartView(order, slot, part, lines, withdrawals.get(order_id, []))
+
+
+async def withdraw_lines(runtime: ServiceRuntime, actor: Principal, order_id: UUID,
+                         shop_id: UUID, asked: list[tuple[UUID, int]], reason: str,
+                         idempotency_key: str | None) -> ShopPartView:
+    """The shop cannot supply some units of its lines but prepares the rest: those units are
+    refunded and released, the part stays expected. Withdrawing all that is left of the part
+    cancels it (as cancel_part does). The same Idempotency-Key finds the withdrawal it made
+    (another request under it is a conflict)."""
+    digest = withdrawal_digest(asked, reason)
+    async with runtime.unit_of_work() as uow:
+        session = uow.session
+        shop, for_shop = await _shop_run_by(session, actor, shop_id)
+        order, part = await _part_for_update(session, order_id, shop_id)
+        made = await _withdrawal_by_key(session, order_id, shop_id, idempotency_key)
+        if made is not None and made.request_digest != digest:
+            raise Conflict("this Idempotency-Key was already used for another withdrawal; "
+                           "use a new key for a new one")
+        lines = await _lines(session, order_id, shop_id)
+        if made is None:
+            check_lines_withdrawable(order.status, part.status)
+            withdrawal = withdraw([LineLeft(line.variant_id, article(line.name, line.variant_label),
+                                            line.quantity, line.unit_price_cents)
+                                   for line in lines if line.quantity > 0], asked)
+            uow.correlation_id = order.correlation_id
+            session.add(LineWithdrawal(
+                id=uuid4(), order_id=order_id, shop_id=shop_id, idempotency_key=idempotency_key,
+                request_digest=digest, quantities={str(v): q for v, q in
+                                                   withdrawal.quantities.items()},
+                amount_cents=withdrawal.amount_cents, whole_part=withdrawal.empties_part,
+                reason=reason, at=utc_now(), by_id=actor.user_id,
+                by_name=actor.name or actor.email, for_shop=for_shop))
+            if withdrawal.empties_part:
+                await _give_up_part(uow, actor, shop, for_shop, order, part, lines, reason)
+            else:
+                await _take_out_units(uow, order, part, lines, withdrawal, reason)
+        slot = await session.get(Slot, order.slot_id)
+        withdrawals = await _withdrawals_of(session, [order_id], shop_id)
+    return ShopPartView(order, slot, part, lines, withdrawals.get(order_id, []))
+
+
+async def _give_up_part(uow: UnitOfWork, actor: Principal, shop: Shop, for_shop: bool,
+                        order: Order, part: OrderPart, lines: list[OrderLine],
+                        reason: str) -> None:
+    now = utc_now()
+    part.status, part.cancelled_at, part.cancellation_reason = PartStatus.CANCELLED, now, reason
+    part.cancelled_by_id, part.cancelled_by_name = actor.user_id, actor.name or actor.email
+    part.cancelled_for_shop = for_shop
+    parts = await _parts(uow.session, order.id)
+    order.total_cents = remaining_total((p.status, p.total_cents) for p in parts)
+    order.reasons = [*order.reasons, f"{shop.name} : {reason}"]
+    order.updated_at = now
+    await uow.emit(OrderPartCancelled(order_id=order.id, shop_id=part.shop_id,
+                                      amount_cents=part.total_cents,
+                                      lines=[_line_contract(line) for line in lines
+                                             if line.quantity > 0],
+                                      reason=reason))
+    if all(p.status == PartStatus.CANCELLED for p in parts):
+        await _cancel(order, uow, Trigger.EVERY_PART_CANCELLED, REASON_EVERY_PART_CANCELLED)
+
+
+async def _take_out_units(uow: UnitOfWork, order: Order, part: OrderPart,
+                          lines: list[OrderLine], withdrawal: Withdrawal, reason: str) -> None:
+    withdrawn = []
+    for line in lines:
+        quantity = withdrawal.quantities.get(line.variant_id, 0)
+        if quantity:
+            withdrawn.append(_line_contract(line).model_copy(update={"quantity": quantity}))
+            line.quantity -= quantity
+            line.withdrawn_quantity += quantity
+            line.withdrawal_reason = reason
+    part.total_cents -= withdrawal.amount_cents
+    order.total_cents -= withdrawal.amount_cents
+    order.updated_at = utc_now()
+    await uow.emit(OrderLinesCancelled(order_id=order.id, shop_id=part.shop_id,
+                                       amount_cents=withdrawal.amount_cents, lines=withdrawn,
+                                       reason=reason))
+
+
+async def _part_for_update(session: AsyncSession, order_id: UUID,
+                           shop_id: UUID) -> tuple[Order, OrderPart]:
+    order = await _order_for_update(session, order_id)
+    part = await session.get(OrderPart, (order_id, shop_id)) if order else None
+    if part is None:
+        raise NotFound(f"shop {shop_id} has no part in order {order_id}")
+    return order, part
+
+
+async def _withdrawal_by_key(session: AsyncSession, order_id: UUID, shop_id: UUID,
+                             key: str | None) -> LineWithdrawal | None:
+    if key is None:
+        return None
+    return (await session.exec(select(LineWithdrawal).where(
+        LineWithdrawal.order_id == order_id, LineWithdrawal.shop_id == shop_id,
+        LineWithdrawal.idempotency_key == key))).first()
+
+
+async def _withdrawals_of(session: AsyncSession, order_ids: list[UUID],
+                          shop_id: UUID) -> dict[UUID, list[LineWithdrawal]]:
+    if not order_ids:
+        return {}
+    rows = (await session.exec(
+        select(LineWithdrawal).where(col(LineWithdrawal.order_id).in_(order_ids),
+                                     LineWithdrawal.shop_id == shop_id)
+        .order_by(col(LineWithdrawal.at)))).all()
+    by_order: dict[UUID, list[LineWithdrawal]] = {}
+    for row in rows:
+        by_order.setdefault(row.order_id, []).append(row)
+    return by_order
 
 
 async def _cancel(order: Order, uow: UnitOfWork, trigger: Trigger, reason: str) -> None:
@@ -539,7 +650,7 @@ async def _live_parts(session: AsyncSession, order_id: UUID) -> list[PartContrac
     lines = await _lines(session, order_id)
     return [PartContract(shop_id=part.shop_id, total_cents=part.total_cents,
                          lines=[_line_contract(line) for line in lines
-                                if line.shop_id == part.shop_id])
+                                if line.shop_id == part.shop_id and line.quantity > 0])
             for part in await _parts(session, order_id) if part.status != PartStatus.CANCELLED]
 
 
@@ -583,8 +694,11 @@ async def parts_to_prepare(runtime: ServiceRuntime, viewer: Principal,
             .where(OrderPart.shop_id == shop_id,
                    col(Order.status).in_([str(s) for s in SHOP_VISIBLE_STATUSES]))
             .order_by(col(Slot.starts_at), col(Order.placed_at)))).all()
-        lines = await _lines_of(session, [order.id for _, order, _ in rows], shop_id)
-    return ShopParts(shop, for_shop, [ShopPartView(order, slot, part, lines.get(order.id, []))
+        order_ids = [order.id for _, order, _ in rows]
+        lines = await _lines_of(session, order_ids, shop_id)
+        withdrawals = await _withdrawals_of(session, order_ids, shop_id)
+    return ShopParts(shop, for_shop, [ShopPartView(order, slot, part, lines.get(order.id, []),
+                                                   withdrawals.get(order.id, []))
                                       for part, order, slot in rows])
 
 
@@ -604,7 +718,7 @@ async def shop_sales(runtime: ServiceRuntime, viewer: Principal, shop_id: UUID, 
                                   col(OrderPart.shop_id) == OrderLine.shop_id))
             .where(counted))).all()
     sold_lines: dict[UUID, list[SoldLine]] = {}
-    for line in lines:
+    for line in (line for line in lines if line.quantity > 0):
         sold_lines.setdefault(line.order_id, []).append(SoldLine(
             line.product_id, line.name, line.quantity, line.quantity * line.unit_price_cents))
     parts = []

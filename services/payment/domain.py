@@ -179,6 +179,12 @@ def part_refund_id(payment_id: UUID, shop_id: UUID) -> UUID:
     return uuid5(payment_id, f"part:{shop_id}")
 
 
+def lines_refund_id(payment_id: UUID, event_id: UUID) -> UUID:
+    """The one refund of the lines one OrderLinesCancelled withdrew (a shop may withdraw lines
+    more than once: each event is its own refund)."""
+    return uuid5(payment_id, f"lines:{event_id}")
+
+
 def no_show_refund_id(payment_id: UUID) -> UUID:
     """The one refund the hub's no-show policy makes."""
     return uuid5(payment_id, "no-show")

@@ -4,6 +4,7 @@ from libs.contracts.catalog import ShopOpened
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
+    OrderLinesCancelled,
     OrderPartCancelled,
     PaymentRequested,
 )
@@ -22,6 +23,7 @@ from services.payment.use_cases import (
     record_hub_staff,
     record_payment_request,
     record_shop,
+    refund_cancelled_lines,
     refund_cancelled_part,
     refund_no_show,
 )
@@ -30,6 +32,7 @@ SUBSCRIPTIONS = {
     PaymentRequested: [record_payment_request],
     OrderCancelled: [call_off_payment],
     OrderPartCancelled: [refund_cancelled_part],
+    OrderLinesCancelled: [refund_cancelled_lines],
     OrderCompleted: [pay_shops],
     NoShowRecorded: [refund_no_show],
     ShopOpened: [record_shop],

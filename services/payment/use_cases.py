@@ -14,7 +14,7 @@ either deducted from its shop's transfer or taken back from it by a reversal, ex
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -31,6 +31,7 @@ from libs.contracts.catalog import ShopOpened
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
+    OrderLinesCancelled,
     OrderPartCancelled,
     PaymentRequested,
 )
@@ -68,6 +69,7 @@ from services.payment.domain import (
     commission_cents,
     commission_given_back,
     ensure_simulatable,
+    lines_refund_id,
     may_manage_shop,
     may_run_hub,
     may_see,
@@ -180,11 +182,26 @@ async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork) -> None:
 
 async def refund_cancelled_part(cancelled: OrderPartCancelled, uow: UnitOfWork) -> None:
     """A shop's part is gone: its amount goes back, as soon as the money is in."""
+    await _refund_shop(uow, cancelled, lambda payment: part_refund_id(payment.id,
+                                                                      cancelled.shop_id))
+
+
+async def refund_cancelled_lines(cancelled: OrderLinesCancelled, uow: UnitOfWork) -> None:
+    """A shop withdrew some units of its part: their amount goes back out of its share, once
+    per withdrawal (each is its own event)."""
+    await _refund_shop(uow, cancelled, lambda payment: lines_refund_id(payment.id,
+                                                                     uow.cause.event_id))
+
+
+async def _refund_shop(uow: UnitOfWork, cancelled: OrderPartCancelled | OrderLinesCancelled,
+                       refund_id: Callable[[Payment], UUID]) -> None:
+    """Gives back ``cancelled.amount_cents`` out of its shop's share, up to what is left of it;
+    after the shop's transfer was fixed, the provider step reverses the shop's net part."""
     payment = await _lock_order_payment(uow.session, cancelled.order_id)
     if payment is None or payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         return
     left = await _left_by_shop(uow.session, payment.id)
-    await _promise_refund(uow, payment, part_refund_id(payment.id, cancelled.shop_id),
+    await _promise_refund(uow, payment, refund_id(payment),
                           refund_shares(cancelled.amount_cents, left, cancelled.shop_id),
                           shop_id=cancelled.shop_id, reason=cancelled.reason)
     _sync_after_commit(uow, payment.id)
@@ -193,7 +210,11 @@ async def refund_cancelled_part(cancelled: OrderPartCancelled, uow: UnitOfWork) 
 async def pay_shops(completed: OrderCompleted, uow: UnitOfWork) -> None:
     """The resident has the goods: each shop is owed its share, less commission and refunds.
     A shop whose payout account cannot be paid yet waits (``held``)."""
-    payment = await _lock_order_payment(uow.session, completed.order_id)
+    await _pay_shops_for(uow, completed.order_id)
+
+
+async def _pay_shops_for(uow: UnitOfWork, order_id: UUID) -> None:
+    payment = await _lock_order_payment(uow.session, order_id)
     if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return
     for share in await _shares(uow.session, payment.id):
@@ -223,7 +244,11 @@ async def refund_after_no_show(order_id: UUID, uow: UnitOfWork) -> None:
 
 
 async def refund_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:
+    """The hub's policy gives back part of the money; the shops keep the rest, which is paid
+    to them as if the order had been collected (the refund, once issued, is reversed out of
+    their transfers like any refund after a transfer)."""
     await refund_after_no_show(event.order_id, uow)
+    await _pay_shops_for(uow, event.order_id)
 
 
 def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:

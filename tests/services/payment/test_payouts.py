@@ -21,6 +21,7 @@ from libs.contracts.payment import (
     TransferMade,
     TransferReversed,
 )
+from libs.contracts.pickup import NoShowRecorded
 from services.payment import use_cases
 from services.payment.domain import ProviderRefused
 from services.payment.providers import SimulatedProvider
@@ -337,6 +338,27 @@ async def test_a_no_show_keeps_the_money_unless_the_hubs_policy_gives_some_back(
     # Half of what is left of each share, rounded half up: 500.5 → 501 and 200.
     assert (refund.payment_id, refund.shop_id, refund.amount_cents) == (payment_id, None, 701)
     assert {s.shop_id: s.amount_cents for s in refund.shares} == {first: 501, second: 200}
+
+
+async def test_after_a_no_show_the_shops_are_paid_what_the_policy_leaves_them(payments):
+    order = basket(1000, 500)
+    first, second = order.shops
+    for shop in order.shops:
+        await payments.payable_shop(order, shop)
+    await payments.pay(order)
+    await payments.client.put(f"/payments/api/v1/hubs/{order.hub_id}/no-show-refund",
+                              json={"bps": 5000}, headers=payments.headers(platform_admin()))
+
+    await payments.feed(NoShowRecorded(order_id=order.order_id, hub_id=order.hub_id,
+                                       shop_ids=list(order.shops)))
+    await payments.sync()
+
+    [refund] = await payments.events(RefundIssued)
+    assert {s.shop_id: s.amount_cents for s in refund.shares} == {first: 500, second: 250}
+    assert {t.shop_id for t in await payments.events(TransferMade)} == {first, second}
+    equation = await ledger_equation(payments)
+    assert all(sent == owed for sent, owed in equation.values()), equation
+    assert equation[first][1] == 1000 - 80 - (500 - 40)
 
 
 async def test_the_simulated_provider_charges_a_fee_once_per_payment(payments):
