@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError
+from libs.kit.months import Month
 from services.order import use_cases
-from services.order.domain import MAX_LINES, MAX_QUANTITY, Basket, Month, MonthSales, statement_url
+from services.order.domain import MAX_LINES, MAX_QUANTITY, Basket, MonthSales, statement_url
 from services.order.tables import LineWithdrawal, OrderLine, OrderPart, Slot
 from services.order.use_cases import OrderView, ShopPartView, utc_now
 

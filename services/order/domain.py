@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from libs.auth.tokens import Principal
 from libs.kit.errors import Conflict, DomainError
+from libs.kit.months import Month
 
 MAX_QUANTITY = 99
 MAX_LINES = 100
@@ -425,55 +425,6 @@ def shortage_reasons(shortages: Iterable[tuple[UUID, str]], names: Mapping[UUID,
 
 
 # --- a shop's sales --------------------------------------------------------------------------
-
-
-class InvalidPeriod(DomainError):
-    status, code = 422, "invalid_period"
-
-
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    """A calendar month in Paris time, the month shops and their statements count in."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        found = _MONTH.fullmatch(text.strip())
-        if found is None:
-            raise InvalidPeriod(f"a month is written YYYY-MM (2026-03), not {text!r}")
-        return cls(int(found.group(1)), int(found.group(2)))
-
-    @classmethod
-    def of(cls, moment: datetime) -> Month:
-        local = moment.astimezone(PARIS)
-        return cls(local.year, local.month)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    def shifted(self, months: int) -> Month:
-        index = self.year * 12 + self.month - 1 + months
-        return Month(index // 12, index % 12 + 1)
-
-    def starts_at(self) -> datetime:
-        """The month's first instant, in UTC."""
-        return datetime(self.year, self.month, 1, tzinfo=PARIS).astimezone(UTC)
-
-
-def months_from(first: Month, last: Month) -> list[Month]:
-    """``first`` to ``last``, both included: at most MAX_SALES_MONTHS of them."""
-    if first > last:
-        raise InvalidPeriod(f"the period ends ({last}) before it starts ({first})")
-    count = (last.year - first.year) * 12 + last.month - first.month + 1
-    if count > MAX_SALES_MONTHS:
-        raise InvalidPeriod(f"at most {MAX_SALES_MONTHS} months at once; {first} to {last} "
-                            f"is {count}")
-    return [first.shifted(n) for n in range(count)]
 
 
 def statement_url(shop_id: UUID, month: Month) -> str:

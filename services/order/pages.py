@@ -18,17 +18,16 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, DomainError
+from libs.kit.months import Month, months_from
 from libs.kit.pages import LOCALE, problem_page, sign_in_redirect, sign_in_url, templates_for
 from services.order import use_cases
 from services.order.domain import (
     MAX_QUANTITY,
     Basket,
     InvalidBasket,
-    Month,
     OrderStatus,
     PartStatus,
     article,
-    months_from,
     statement_url,
 )
 from services.order.use_cases import OrderView, utc_now
@@ -140,7 +139,8 @@ async def shop_sales(shop_id: UUID, request: Request, runtime: Runtime, viewer: 
     return _render(request, "sales.html", viewer, shop=sales.shop, for_shop=sales.for_shop,
                    month=month, chosen=sales.months[-1], history=sales.months[::-1],
                    this_month=this_month,
-                   offered=months_from(this_month.shifted(1 - MONTHS_OFFERED), this_month)[::-1])
+                   offered=months_from(this_month.shifted(1 - MONTHS_OFFERED), this_month,
+                                       at_most=MONTHS_OFFERED)[::-1])
 
 
 @router.post("/shops/{shop_id}/parts/{order_id}/cancel")

@@ -58,9 +58,11 @@ from libs.contracts.pickup import (
     SlotUnavailable,
 )
 from libs.kit.errors import Conflict, Forbidden, NotFound
+from libs.kit.months import months_from
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.order.domain import (
     HUB_ADMIN_ROLE,
+    MAX_SALES_MONTHS,
     REASON_EVERY_PART_CANCELLED,
     REASON_PAYMENT_FAILED,
     REASON_PAYMENT_OVERDUE,
@@ -86,7 +88,6 @@ from services.order.domain import (
     is_payment_overdue,
     may_act_for_shop,
     may_read_order,
-    months_from,
     order_after,
     part_after,
     part_outcome,
@@ -705,8 +706,8 @@ async def parts_to_prepare(runtime: ServiceRuntime, viewer: Principal,
 async def shop_sales(runtime: ServiceRuntime, viewer: Principal, shop_id: UUID, first: Month,
                      last: Month) -> ShopSales:
     """The shop's sales, month by month from ``first`` to ``last`` (Paris time)."""
-    months = months_from(first, last)
-    counted = _counted_in(shop_id, months[0].starts_at(), months[-1].shifted(1).starts_at())
+    months = months_from(first, last, at_most=MAX_SALES_MONTHS)
+    counted = _counted_in(shop_id, months[0].starts_at, months[-1].ends_at)
     async with runtime.database.sessions() as session:
         shop, for_shop = await _shop_run_by(session, viewer, shop_id)
         rows = (await session.exec(

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 
 from libs.auth.web import CurrentUser, PlatformAdmin
 from libs.kit.app import Runtime
+from libs.kit.months import Month
 from services.payment.ledger import use_cases
-from services.payment.ledger.domain import Month, TransactionKind
+from services.payment.ledger.domain import TransactionKind
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from libs.contracts.payment import (
     TransferMade,
     TransferReversed,
 )
-from libs.kit.errors import Unprocessable
+from libs.kit.months import Month
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -213,44 +213,6 @@ def balances(transactions: Iterable[Transaction]) -> dict[str, int]:
 
 
 # --- periods -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class Month:
-    """A calendar month in Europe/Paris, where the shops and the hubs are."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        year, dash, month = text.partition("-")
-        if not (dash and len(year) == 4 and len(month) == 2 and year.isdecimal()
-                and month.isdecimal() and 2000 <= int(year) <= 2999 and 1 <= int(month) <= 12):
-            raise Unprocessable(f"{text!r} is no month of ours: write it YYYY-MM, as 2026-03")
-        return cls(int(year), int(month))
-
-    @classmethod
-    def of(cls, moment: datetime) -> Month:
-        local = moment.astimezone(PARIS)
-        return cls(local.year, local.month)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def starts_at(self) -> datetime:
-        return datetime(self.year, self.month, 1, tzinfo=PARIS).astimezone(UTC)
-
-    @property
-    def ends_at(self) -> datetime:
-        return self.next().starts_at
-
-    def next(self) -> Month:
-        return Month(self.year + self.month // 12, self.month % 12 + 1)
-
-    def previous(self) -> Month:
-        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:

@@ -15,9 +15,10 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError
+from libs.kit.months import Month
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from services.payment.ledger import exports, use_cases
-from services.payment.ledger.domain import PARIS, Month
+from services.payment.ledger.domain import PARIS
 
 router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)

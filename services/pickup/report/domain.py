@@ -9,11 +9,10 @@ in any later month."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from math import ceil
 from uuid import UUID
 from xml.sax.saxutils import escape, quoteattr
@@ -23,55 +22,16 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from libs.kit.errors import Unprocessable
+from libs.kit.months import Month
 
 PARIS = ZoneInfo("Europe/Paris")
 LOCALE = "fr_FR"
 MAX_MONTHS = 36
 DEFAULT_MONTHS = 6
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTH_TEXT = re.compile(r"(\d{4})-(\d{2})")
 
 
 # --- the period -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        found = _MONTH_TEXT.fullmatch(text.strip())
-        if found is None or not 1 <= int(found[2]) <= 12:
-            raise Unprocessable(f"mois illisible : « {text} » (attendu : AAAA-MM, ex. 2026-03)")
-        return cls(int(found[1]), int(found[2]))
-
-    @classmethod
-    def of(cls, moment: datetime | date) -> Month:
-        """The Europe/Paris month of a moment (or of a calendar day)."""
-        if isinstance(moment, datetime):
-            moment = moment.astimezone(PARIS).date()
-        return cls(moment.year, moment.month)
-
-    def shifted(self, months: int) -> Month:
-        index = self.year * 12 + self.month - 1 + months
-        return Month(index // 12, index % 12 + 1)
-
-    def starts_at(self) -> datetime:
-        """Midnight on its first day in Paris, in UTC."""
-        return datetime.combine(date(self.year, self.month, 1), time(0), PARIS).astimezone(UTC)
-
-    @property
-    def label(self) -> str:
-        return format_date(date(self.year, self.month, 1), "LLLL y", locale=LOCALE)
-
-    @property
-    def short_label(self) -> str:
-        return format_date(date(self.year, self.month, 1), "LLL yy", locale=LOCALE)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
 
 
 @dataclass(frozen=True)
@@ -101,10 +61,10 @@ class Period:
         return months
 
     def starts_at(self) -> datetime:
-        return self.first.starts_at()
+        return self.first.starts_at
 
     def ends_at(self) -> datetime:
-        return self.last.shifted(1).starts_at()
+        return self.last.shifted(1).starts_at
 
     def holds(self, moment: datetime) -> bool:
         return self.starts_at() <= moment < self.ends_at()

@@ -19,6 +19,7 @@ from libs.contracts.order import (
     OrderConfirmed,
     OrderPartCancelled,
 )
+from libs.kit.months import Month
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.pickup.domain import CANCELLED, NO_SHOW, PICKED_UP
 from services.pickup.gatherings.domain import SCHEDULED as GATHERING_SCHEDULED
@@ -26,7 +27,6 @@ from services.pickup.gatherings.domain import SIGNED_UP
 from services.pickup.gatherings.tables import Attendance, Gathering, SignUp
 from services.pickup.report.domain import (
     GatheringTurnout,
-    Month,
     Period,
     Report,
     Sale,

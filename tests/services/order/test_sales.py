@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.contracts.pickup import HubStaffAssigned, PartDroppedOff, PickedUp, PickupReady
+from libs.kit.errors import Unprocessable
+from libs.kit.months import Month, months_from
 from services.order import use_cases
 from services.order.domain import (
-    InvalidPeriod,
-    Month,
     PartOutcome,
-    months_from,
     part_outcome,
 )
 from tests.services.order.conftest import (
@@ -242,12 +241,12 @@ def test_a_month_is_a_month_in_paris():
     assert Month.of(at("2026-03-31T21:59")) == Month(2026, 3)
     assert Month.of(at("2026-03-31T22:00")) == Month(2026, 4)  # summer time: UTC+2
     assert Month.of(at("2026-12-31T23:00")) == Month(2027, 1)  # winter time: UTC+1
-    assert Month(2026, 4).starts_at() == at("2026-03-31T22:00")
+    assert Month(2026, 4).starts_at == at("2026-03-31T22:00")
     assert Month(2026, 1).shifted(-1) == Month(2025, 12)
     assert str(Month(2026, 11).shifted(3)) == "2027-02"
-    assert months_from(Month(2025, 11), Month(2026, 2)) == [
+    assert months_from(Month(2025, 11), Month(2026, 2), at_most=24) == [
         Month(2025, 11), Month(2025, 12), Month(2026, 1), Month(2026, 2)]
-    with pytest.raises(InvalidPeriod):
+    with pytest.raises(Unprocessable):
         Month.parse("2026-3")
 
 

@@ -10,10 +10,10 @@ import pytest
 
 from libs.contracts.payment import RefundIssued, ShopShare, TransferReversed
 from libs.kit.errors import Unprocessable
+from libs.kit.months import Month
 from services.payment.ledger.domain import (
     PLATFORM_COMMISSION,
     PROCESSOR,
-    Month,
     Posting,
     PostingKind,
     Transaction,

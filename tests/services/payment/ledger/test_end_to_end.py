@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.payment.ledger.domain import Month
+from libs.kit.months import Month
 from tests.e2e.conftest import running_embedded_hub
 from tests.e2e.hub import Hub
 from tests.e2e.test_journey import open_hub_with_two_shops

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from hypothesis import HealthCheck, given, settings
 
-from services.payment.ledger.domain import Month
+from libs.kit.months import Month
 from tests.services.payment.ledger.histories import histories
 from tests.services.payment.ledger.support import replay
 from tests.services.payment.support import platform_admin

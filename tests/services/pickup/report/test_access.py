@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from services.pickup.report.domain import Month
+from libs.kit.months import Month
 
 
 async def test_the_report_is_for_the_hubs_admins_and_the_platforms(pickup, history):

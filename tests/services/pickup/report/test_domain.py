@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 
 from libs.kit.errors import Unprocessable
+from libs.kit.months import Month
 from services.pickup.report.domain import (
     Column,
-    Month,
     Period,
     Sale,
     Series,
@@ -42,8 +42,8 @@ def test_a_moment_falls_in_its_paris_month(moment, month):
 
 
 def test_months_start_at_paris_midnight_in_utc():
-    assert Month(2026, 3).starts_at() == utc("2026-02-28T23:00:00")
-    assert Month(2026, 4).starts_at() == utc("2026-03-31T22:00:00")
+    assert Month(2026, 3).starts_at == utc("2026-02-28T23:00:00")
+    assert Month(2026, 4).starts_at == utc("2026-03-31T22:00:00")
     assert Month(2026, 12).shifted(1) == Month(2027, 1)
     assert Month(2026, 1).shifted(-1) == Month(2025, 12)
 
