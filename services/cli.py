@@ -168,6 +168,49 @@ def gateway(
                 server_header=False, date_header=False)
 
 
+@app.command()
+def migrate(
+    service: Annotated[str | None, typer.Argument(help="accounts, catalog, order, payment, pickup "
+                                                       "or notification (default: --all).")
+                       ] = None,
+    all_services: Annotated[bool, typer.Option("--all", help="Every service, each on its own "
+                                                             "database.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="The service's database (default: from "
+                                                          "ADOPTE_<SERVICE>_DATABASE_URL, "
+                                                          "ADOPTE_DATABASE_URL or the data dir).")
+                            ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite files of `adopte dev` "
+                                                       "live (default: ADOPTE_DATA_DIR or ./var).")
+                        ] = None,
+) -> None:
+    """Bring services' databases to their head revision: the release step of the distributed
+    mode (the embedded hub, and a service unless ADOPTE_MIGRATE_ON_START=false, do it on start)."""
+    import asyncio
+
+    from libs.kit.migrations import SchemaError, migrations_of, upgrade
+    from services.host import SERVICES, service_bootstrap
+
+    if service is not None and all_services:
+        raise typer.BadParameter("name one service or give --all, not both", param_hint="SERVICE")
+    names = [service] if service is not None else list(SERVICES)
+    if database_url and len(names) > 1:
+        raise typer.BadParameter("each service has its own database: name the service",
+                                 param_hint="--database-url")
+    for name in names:
+        try:
+            settings_class = service_bootstrap(name).SERVICE_SETTINGS
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="SERVICE") from None
+        settings = settings_class(data_dir=data_dir) if data_dir else settings_class()
+        try:
+            revision = asyncio.run(upgrade(database_url or settings.database_url_for(name),
+                                           migrations_of(name)))
+        except SchemaError as exc:
+            typer.echo(f"{name}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"{name}: at revision {revision}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def test(ctx: typer.Context) -> None:
     """Run the whole test suite (extra arguments go to pytest)."""
@@ -175,6 +218,84 @@ def test(ctx: typer.Context) -> None:
 
     os.chdir(REPO)
     raise typer.Exit(pytest.main(["-p", "no:cacheprovider", *ctx.args]))
+
+
+@app.command("backup")
+def backup_data_dir(
+    data_dir: Annotated[Path | None, typer.Option(help="The data dir of `adopte dev` (default: "
+                                                       "ADOPTE_DATA_DIR or ./var).")] = None,
+    to: Annotated[Path | None, typer.Option(help="The archive to write (default: "
+                                                 "adopte-backup-<UTC time>.tar.gz here).")
+                  ] = None,
+) -> None:
+    """Back up the embedded hub's data dir while it runs: its SQLite databases (online copies),
+    key pair, photos and e-mails, in one tar.gz with a manifest of checksums."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from services.backup import BackupError, backup, sources
+
+    errors = Console(stderr=True, soft_wrap=True)
+    folder = _embedded_data_dir(data_dir)
+    archive = to or Path(f"adopte-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz")
+    try:
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("backing up", total=len(sources(folder)) + 1)
+            entries = backup(folder, archive, on_item=lambda name: progress.update(
+                task, advance=1, description=name))
+    except BackupError as exc:
+        errors.print(f"backup failed: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    _say_integrity(errors, entries)
+    errors.print(f"backed up {folder}: {len(entries)} files in {archive} "
+                 f"({archive.stat().st_size} bytes)", markup=False, highlight=False)
+    typer.echo(archive)
+
+
+@app.command("restore")
+def restore_data_dir(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `adopte backup`.")],
+    data_dir: Annotated[Path | None, typer.Option(help="Where to restore it (default: "
+                                                       "ADOPTE_DATA_DIR or ./var).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing data dir; it is "
+                                                        "moved aside, not deleted.")] = False,
+) -> None:
+    """Restore a backup into a data dir no hub runs on; the archive is checked (checksums,
+    integrity_check) before anything is touched."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from services.backup import BackupError, restore
+
+    errors = Console(stderr=True, soft_wrap=True)
+    folder = _embedded_data_dir(data_dir)
+    try:
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("checking", total=None)
+            entries, aside = restore(archive, folder, force=force, on_item=lambda name:
+                                     progress.update(task, advance=1, description=name))
+    except BackupError as exc:
+        errors.print(f"restore refused: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if aside:
+        errors.print(f"the previous data dir is kept in {aside}", markup=False, highlight=False)
+    _say_integrity(errors, entries)
+    errors.print(f"restored {len(entries)} files into {folder}", markup=False, highlight=False)
+
+
+def _embedded_data_dir(data_dir: Path | None) -> Path:
+    from libs.kit.settings import ServiceSettings
+
+    return (data_dir or ServiceSettings().data_dir).resolve()
+
+
+def _say_integrity(console, entries) -> None:
+    for entry in entries:
+        if entry.integrity is not None:
+            console.print(f"{entry.path}: integrity {entry.integrity}", markup=False,
+                          highlight=False)
 
 
 @contracts_app.command("export")

@@ -21,6 +21,7 @@ from libs.auth.tokens import TokenVerifier
 from libs.contracts import ContractError, Envelope, Event, registry
 from libs.correlation import correlation_id, current_correlation_id
 from libs.kit.db import Database
+from libs.kit.migrations import migrations_for, prepare
 from libs.kit.settings import ServiceSettings
 from libs.messaging.delivery import PoisonMessage
 from libs.messaging.inbox import Inbox
@@ -177,7 +178,10 @@ class ServiceRuntime:
         self._stopping.clear()
         _, public_key = self.settings.jwt_key_files()
         self.token_verifier = TokenVerifier(public_key.read_text())
-        await self.database.start()
+        migrations = migrations_for(self.definition.name, self.definition.metadata)
+        await self.database.start(create_tables=migrations is None)
+        if migrations is not None:
+            await prepare(self.database.engine, migrations, apply=self.settings.migrate_on_start)
         for adapter in self.adapters.values():
             if hasattr(adapter, "start"):
                 await adapter.start()

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_partitions: int = 3
     outbox_relay: bool = True
+    # A service brings its database to the head revision as it starts; false: it refuses to start
+    # on one behind it, and `adopte migrate` is a release step (several replicas, a DBA...).
+    migrate_on_start: bool = True
     log_level: str = "INFO"
     log_json: bool = True
     jwt_public_key_file: Path | None = None
