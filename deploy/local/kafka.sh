@@ -121,10 +121,8 @@ start() {
   local t0
   t0="$(now)"
   log "starting on 127.0.0.1:$PORT (controller 127.0.0.1:$CONTROLLER_PORT), log $LOGFILE"
-  # setsid: the broker outlives the shell (and a Ctrl-C in it) that started it.
-  setsid java "${java_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties" \
-    >"$LOGFILE" 2>&1 </dev/null 9>&- &
-  echo $! >"$PIDFILE"
+  start_detached "$PIDFILE" "$LOGFILE" \
+    java "${java_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$STATE/server.properties"
   local deadline=$((SECONDS + START_TIMEOUT))
   until grep -q "Kafka Server started" "$LOGFILE" 2>/dev/null; do
     if ! pid_alive "$PIDFILE" "$PID_PATTERN"; then

@@ -21,6 +21,23 @@ require() {
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# start_detached PIDFILE LOGFILE COMMAND...: runs COMMAND in a session of its own (it outlives
+# the shell, and a Ctrl-C in it, that started it) and writes its pid to PIDFILE. The process
+# writes its own pid before it execs: setsid forks when its caller leads a process group (a
+# shell with job control), and then $! would be setsid's, gone at once.
+start_detached() {
+  local pidfile="$1" logfile="$2" i
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016  # $$ and "$@" belong to the inner shell
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+  for ((i = 0; i < 100; i++)); do
+    [[ -s "$pidfile" ]] && return 0
+    sleep 0.05
+  done
+  die "$1 did not start"
+}
+
 # pid_alive PIDFILE PATTERN: the pid in PIDFILE is running and its command line
 # contains PATTERN (guards against a pid recycled by an unrelated process).
 pid_alive() {

@@ -71,9 +71,8 @@ start() {
   local t0
   t0="$(now)"
   log "starting on 127.0.0.1:$PORT (HTTPS on 127.0.0.1:$HTTPS_PORT), log $LOGFILE"
-  setsid "$BIN" -http-addr "127.0.0.1:$PORT" -https-addr "127.0.0.1:$HTTPS_PORT" \
-    >"$LOGFILE" 2>&1 </dev/null 9>&- &
-  echo $! >"$PIDFILE"
+  start_detached "$PIDFILE" "$LOGFILE" \
+    "$BIN" -http-addr "127.0.0.1:$PORT" -https-addr "127.0.0.1:$HTTPS_PORT"
   local deadline=$((SECONDS + START_TIMEOUT))
   until answers; do
     if ! pid_alive "$PIDFILE" "$PID_PATTERN"; then
