@@ -9,9 +9,10 @@ committed (a failure there leaves unreachable files, never a photo without image
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -99,26 +100,17 @@ async def add_photo(runtime: ServiceRuntime, principal: Principal, product_id: U
     """The shop's owner adds a photo to a product (``MAX_PHOTOS_PER_PRODUCT`` at most)."""
     async with runtime.database.sessions() as session:
         await _product_with_room(session, principal, product_id)  # refused before the work
-    processed = await asyncio.to_thread(_processed, upload, photo_limits(runtime))
-    storage = photo_storage(runtime)
-    photo_id = uuid4()
-    keys = photo_keys(photo_id)
-    try:
-        await _store(storage, keys, processed)
-        async with runtime.unit_of_work() as uow:
-            # Locked: concurrent uploads to one product count its photos one after the other.
-            product = await _product_with_room(uow.session, principal, product_id, lock=True)
-            photo = ProductPhoto(id=photo_id, product_id=product.id, shop_id=product.shop_id,
-                                 **_kept(keys, processed), added_by=principal.user_id,
-                                 added_at=datetime.now(UTC))
-            uow.session.add(photo)
-            audit.record(uow.session, await uow.session.get(Shop, product.shop_id), principal,
-                         "photo_added", f"Photo ajoutée : {product.name}",
-                         {"product_id": product.id, "photo_id": photo.id})
-    except Exception:
-        await _discard(storage, keys.all())
-        raise
-    return view_of(photo, storage)
+    async with _stored_images(runtime, upload) as (photo_id, images), \
+            runtime.unit_of_work() as uow:
+        # Locked: concurrent uploads to one product count its photos one after the other.
+        product = await _product_with_room(uow.session, principal, product_id, lock=True)
+        photo = ProductPhoto(id=photo_id, product_id=product.id, shop_id=product.shop_id,
+                             **images, added_by=principal.user_id, added_at=datetime.now(UTC))
+        uow.session.add(photo)
+        audit.record(uow.session, await uow.session.get(Shop, product.shop_id), principal,
+                     "photo_added", f"Photo ajoutée : {product.name}",
+                     {"product_id": product.id, "photo_id": photo.id})
+    return view_of(photo, photo_storage(runtime))
 
 
 async def photos_of_product(runtime: ServiceRuntime, product_id: UUID) -> list[PhotoView]:
@@ -160,31 +152,23 @@ async def set_shop_photo(runtime: ServiceRuntime, principal: Principal, shop_id:
     go once the change has committed."""
     async with runtime.database.sessions() as session:
         await _run_shop(session, principal, shop_id)  # refused before the work
-    processed = await asyncio.to_thread(_processed, upload, photo_limits(runtime))
-    storage = photo_storage(runtime)
-    photo_id = uuid4()
-    keys = photo_keys(photo_id)
-    try:
-        await _store(storage, keys, processed)
-        async with runtime.unit_of_work() as uow:
-            # Locked: of concurrent uploads, each replaces the one committed before it.
-            shop = await _run_shop(uow.session, principal, shop_id, lock=True)
-            replaced = await uow.session.get(ShopPhoto, shop_id)
-            if replaced is not None:
-                await uow.session.delete(replaced)
-                await uow.session.flush()
-                uow.after_commit(_deletion_of([replaced.original_key, replaced.thumbnail_key]))
-            photo = ShopPhoto(id=photo_id, shop_id=shop.id, **_kept(keys, processed),
-                              added_by=principal.user_id, added_at=datetime.now(UTC))
-            uow.session.add(photo)
-            audit.record(uow.session, shop, principal, "shop_photo_set",
-                         "Photo de la boutique " + ("remplacée" if replaced else "ajoutée"),
-                         {"photo_id": photo.id,
-                          "replaced_photo_id": replaced.id if replaced else None})
-    except Exception:
-        await _discard(storage, keys.all())
-        raise
-    return shop_picture_of(photo, storage)
+    async with _stored_images(runtime, upload) as (photo_id, images), \
+            runtime.unit_of_work() as uow:
+        # Locked: of concurrent uploads, each replaces the one committed before it.
+        shop = await _run_shop(uow.session, principal, shop_id, lock=True)
+        replaced = await uow.session.get(ShopPhoto, shop_id)
+        if replaced is not None:
+            await uow.session.delete(replaced)
+            await uow.session.flush()
+            uow.after_commit(_deletion_of([replaced.original_key, replaced.thumbnail_key]))
+        photo = ShopPhoto(id=photo_id, shop_id=shop.id, **images, added_by=principal.user_id,
+                          added_at=datetime.now(UTC))
+        uow.session.add(photo)
+        audit.record(uow.session, shop, principal, "shop_photo_set",
+                     "Photo de la boutique " + ("remplacée" if replaced else "ajoutée"),
+                     {"photo_id": photo.id,
+                      "replaced_photo_id": replaced.id if replaced else None})
+    return shop_picture_of(photo, photo_storage(runtime))
 
 
 async def remove_shop_photo(runtime: ServiceRuntime, principal: Principal, shop_id: UUID) -> None:
@@ -225,6 +209,23 @@ def view_of(photo: ProductPhoto, storage: PhotoStorage) -> PhotoView:
                      thumbnail_url=storage.url(photo.thumbnail_key), width=photo.width,
                      height=photo.height, thumbnail_width=photo.thumbnail_width,
                      thumbnail_height=photo.thumbnail_height, added_at=photo.added_at)
+
+
+@contextlib.asynccontextmanager
+async def _stored_images(runtime: ServiceRuntime, upload: bytes
+                         ) -> AsyncIterator[tuple[UUID, dict]]:
+    """An upload checked, re-encoded and stored under a new photo id, with what its record
+    says of its images; the images go again if recording the photo fails."""
+    processed = await asyncio.to_thread(_processed, upload, photo_limits(runtime))
+    storage = photo_storage(runtime)
+    photo_id = uuid4()
+    keys = photo_keys(photo_id)
+    try:
+        await _store(storage, keys, processed)
+        yield photo_id, _kept(keys, processed)
+    except Exception:
+        await _discard(storage, keys.all())
+        raise
 
 
 async def _store(storage: PhotoStorage, keys: PhotoKeys, processed: ProcessedPhoto) -> None:
