@@ -55,6 +55,8 @@ class ProductVariant(BaseModel):
     sku: str = Field(max_length=64)
     price_cents: int = Field(ge=0)
     available: bool
+    # The hub's members pay this instead (a solidarity or member rate); None: no member price.
+    member_price_cents: int | None = Field(default=None, ge=0)
 
 
 class ProductState(ProductEvent, abstract=True):

@@ -66,6 +66,25 @@ class PaymentFailed(PaymentEvent):
     reason: str
 
 
+class MembershipFeePaid(PaymentEvent):
+    """A resident's membership fee is in (``MembershipFeeRequested``); the hub is owed it, less
+    nothing: memberships carry no commission."""
+
+    payment_id: UUID
+    membership_id: UUID
+    hub_id: UUID
+    resident_id: UUID
+    amount_cents: int = Field(gt=0)
+
+
+class MembershipFeeFailed(PaymentEvent):
+    """The membership fee could not be taken (refused, abandoned, or not paid in time)."""
+
+    payment_id: UUID
+    membership_id: UUID
+    reason: str
+
+
 class RefundIssued(PaymentEvent):
     """Money went back to the resident: the whole payment, or part of one shop's share.
 

@@ -181,3 +181,46 @@ class AttendanceRecorded(GatheringEvent):
     gathering_id: UUID
     hub_id: UUID
     user_id: UUID
+
+
+class MembershipEvent(Event, abstract=True):
+    """A resident's membership of a hub (an « adhésion » to the tiers-lieu)."""
+
+    topic = "pickup.membership"
+    key_field = "membership_id"
+
+
+class MembershipFeeRequested(MembershipEvent):
+    """The resident asked to join a hub whose membership has a fee: the payment service is to
+    take ``amount_cents`` before ``pay_by``, then say ``MembershipFeePaid`` or
+    ``MembershipFeeFailed``."""
+
+    membership_id: UUID
+    hub_id: UUID
+    resident_id: UUID
+    amount_cents: int = Field(gt=0)
+    currency: str = "eur"
+    pay_by: AwareDatetime
+
+
+class MembershipStarted(MembershipEvent):
+    """The resident is a member of the hub from ``started_at`` until ``expires_at`` (None: no
+    end). Member prices apply to them in this hub's shops while it lasts."""
+
+    membership_id: UUID
+    hub_id: UUID
+    resident_id: UUID
+    number: str = Field(min_length=1, max_length=20)
+    fee_cents: int = Field(ge=0)
+    started_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+
+
+class MembershipEnded(MembershipEvent):
+    """The membership is over: it expired, the resident left, or its fee was never paid."""
+
+    membership_id: UUID
+    hub_id: UUID
+    resident_id: UUID
+    reason: Literal["expired", "left", "unpaid"]
+    ended_at: AwareDatetime
