@@ -264,6 +264,11 @@ class ServiceRuntime:
                     uow = self._unit_of_work(session, envelope.correlation_id, envelope)
                     for handler in handlers:
                         await handler(event, uow)
+            # One line per event a service acts on: following a correlation id through the logs
+            # shows every step of its saga, in every service.
+            log.info("event handled", extra={
+                "service": self.definition.name, "event_type": envelope.type,
+                "event_id": str(envelope.event_id), "key": record.key})
             self._start_after_commit(uow)  # in the event's context: its logs carry its saga
         finally:
             current_correlation_id.reset(token)

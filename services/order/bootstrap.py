@@ -11,7 +11,7 @@ from libs.messaging.port import EventBus
 from services.order import api, pages
 from services.order.subscriptions import SUBSCRIPTIONS
 from services.order.tables import OrderTable
-from services.order.use_cases import expire_unpaid_orders
+from services.order.use_cases import expire_unpaid_orders, measure_waiting_sagas
 
 
 class OrderSettings(ServiceSettings):
@@ -21,6 +21,9 @@ class OrderSettings(ServiceSettings):
     sweep_interval_s: float = Field(default=5, gt=0,
                                     description="How often unpaid orders past their delay are "
                                                 "cancelled.")
+    saga_watch_interval_s: float = Field(default=15, gt=0,
+                                         description="How often the age of the oldest order "
+                                                     "waiting on the saga is measured.")
 
 
 SERVICE_SETTINGS = OrderSettings
@@ -32,7 +35,9 @@ SERVICE = ServiceDefinition(
     subscriptions=SUBSCRIPTIONS,
     routers=[api.router, pages.router],
     periodic=[Periodic(every_s=lambda settings: settings.sweep_interval_s,
-                       run=expire_unpaid_orders)],
+                       run=expire_unpaid_orders),
+              Periodic(every_s=lambda settings: settings.saga_watch_interval_s,
+                       run=measure_waiting_sagas)],
 )
 
 

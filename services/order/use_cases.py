@@ -99,6 +99,7 @@ from services.order.domain import (
     withdraw,
     withdrawal_digest,
 )
+from services.order.metrics import count_once_committed, note_waiting
 from services.order.tables import (
     Hub,
     HubStaff,
@@ -309,6 +310,7 @@ async def _new_order(uow: UnitOfWork, resident: Principal, basket: Basket, key: 
                   status=OrderStatus.PLACED, total_cents=sum(p.total_cents for p in parts),
                   placed_at=now, updated_at=now)
     session.add(order)
+    count_once_committed(order, now)
     await session.flush()
     session.add_all(_part_rows(order.id, parts))
     await uow.emit(OrderPlaced(
@@ -481,6 +483,20 @@ async def expire_unpaid_orders(runtime: ServiceRuntime) -> None:
                 await _cancel(order, uow, Trigger.PAYMENT_OVERDUE, REASON_PAYMENT_OVERDUE)
 
 
+async def measure_waiting_sagas(runtime: ServiceRuntime) -> None:
+    """How long the oldest order has waited on the saga: an order stays ``placed`` only until
+    catalog and pickup answer, and ``awaiting_payment`` past its pay-by only until the sweep."""
+    now = utc_now()
+    async with runtime.database.read_sessions() as session:
+        oldest_placed = (await session.exec(
+            select(func.min(Order.placed_at)).where(Order.status == OrderStatus.PLACED))).one()
+        oldest_overdue = (await session.exec(
+            select(func.min(Order.pay_by)).where(Order.status == OrderStatus.AWAITING_PAYMENT,
+                                                 col(Order.pay_by) <= now))).one()
+    note_waiting("placed", oldest_placed, now)
+    note_waiting("payment_overdue", oldest_overdue, now)
+
+
 async def cancel_part(runtime: ServiceRuntime, actor: Principal, order_id: UUID, shop_id: UUID,
                       reason: str) -> ShopPartView:
     """The shop cannot supply its part: refunded and released; the last part takes the order.
@@ -619,6 +635,7 @@ def _move(order: Order, trigger: Trigger) -> bool:
     if status is None:
         return False
     order.status, order.updated_at = status, utc_now()
+    count_once_committed(order, order.updated_at)
     return True
 
 
