@@ -11,21 +11,17 @@ import httpx
 import pytest
 
 from services.demo import PASSWORD, RESIDENT, SHOPS, STAFF
+from tests.support.demo import running_demo_hub, seeded_demo_hub_id
 from tests.support.forms import form_to
-from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-async def demo_hub(tmp_path):
-    process = ServiceProcess(["dev", "--data-dir", str(tmp_path / "data")], env={},
-                             log_path=tmp_path / "hub.log").start()
-    try:
-        yield process.url
-    finally:
-        process.stop()
+def demo_hub(tmp_path):
+    with running_demo_hub(tmp_path) as url:
+        yield url
 
 
 class Person:
@@ -62,20 +58,7 @@ class Person:
 
 async def test_a_person_does_the_journey_through_the_pages(demo_hub):
     api = httpx.AsyncClient(base_url=demo_hub, timeout=15)
-
-    async def demo_seeded() -> bool:
-        hubs = (await api.get("/pickup/api/v1/hubs")).json()
-        if not hubs:
-            return False
-        products = (await api.get("/catalog/api/v1/products",
-                                  params={"hub_id": hubs[0]["id"]})).json()
-        signed_in = await api.post("/accounts/api/v1/token",
-                                   json={"email": RESIDENT[0], "password": PASSWORD})
-        return (len(products) == sum(len(shop[2]) for shop in SHOPS)
-                and signed_in.status_code == 200)
-
-    await eventually(demo_seeded, timeout=60, message="the demo data")
-    hub_id = (await api.get("/pickup/api/v1/hubs")).json()[0]["id"]
+    hub_id = await seeded_demo_hub_id(api)
     shops = {s["name"]: s["id"] for s in
              (await api.get("/catalog/api/v1/shops", params={"hub_id": hub_id})).json()}
 
