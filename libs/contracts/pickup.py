@@ -217,10 +217,11 @@ class MembershipStarted(MembershipEvent):
 
 
 class MembershipEnded(MembershipEvent):
-    """The membership is over: it expired, the resident left, or its fee was never paid."""
+    """The membership is over: it expired, the resident left, its fee was never paid, or the
+    resident renewed it (the next membership's ``MembershipStarted`` follows at once)."""
 
     membership_id: UUID
     hub_id: UUID
     resident_id: UUID
-    reason: Literal["expired", "left", "unpaid"]
+    reason: Literal["expired", "left", "unpaid", "renewed"]
     ended_at: AwareDatetime
