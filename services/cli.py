@@ -10,6 +10,7 @@ from uuid import UUID
 
 import typer
 
+from bench.cli import app as bench_app
 from libs.contracts.accounts import GlobalRole
 
 app = typer.Typer(help="Adopte mon commerçant: a town's shops online, collected at the tiers-lieu.",
@@ -22,6 +23,10 @@ app.add_typer(accounts_app, name="accounts")
 catalog_app = typer.Typer(help="Shops' catalogues, straight on the catalog database (hub running "
                                "or not).", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(bench_app, name="bench", help="Issue 8's benchmark: load, latency, SQL, memory; a report.")
+i18n_app = typer.Typer(help="The English catalogs (French is the source language).",
+                       no_args_is_help=True)
+app.add_typer(i18n_app, name="i18n")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -476,6 +481,55 @@ def export_catalogue(
         sys.stdout.write(text.removeprefix("\ufeff"))
     else:
         output.write_text(text, encoding="utf-8")
+
+
+CatalogsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="kit, accounts, catalog, order, payment, pickup, notification "
+                        "(default: all)."),
+]
+
+
+def _catalogs(names: list[str] | None) -> list[str]:
+    from libs.kit.i18n_catalogs import DOMAINS
+
+    unknown = sorted(set(names or ()) - set(DOMAINS))
+    if unknown:
+        raise typer.BadParameter(f"no catalog {', '.join(unknown)}; the catalogs are "
+                                 f"{', '.join(DOMAINS)}", param_hint="CATALOGS")
+    return list(names or DOMAINS)
+
+
+@i18n_app.command("extract")
+def extract_messages(catalogs: CatalogsArgument = None) -> None:
+    """Write each catalog's messages.pot from its templates and Python code."""
+    from libs.kit.i18n_catalogs import REPO, write_template
+
+    for name in _catalogs(catalogs):
+        typer.echo(f"wrote {write_template(name).relative_to(REPO)}")
+
+
+@i18n_app.command("update")
+def update_catalogs(catalogs: CatalogsArgument = None) -> None:
+    """Extract, then merge into each locale's messages.po (new messages empty, gone ones out)."""
+    from libs.kit.i18n_catalogs import REPO, update
+
+    for name in _catalogs(catalogs):
+        for path in update(name):
+            typer.echo(f"updated {path.relative_to(REPO)}")
+
+
+@i18n_app.command("check")
+def check_catalogs(catalogs: CatalogsArgument = None) -> None:
+    """Fail unless every message is translated (not empty, not fuzzy) and none is obsolete."""
+    from libs.kit.i18n_catalogs import check
+
+    problems = [problem for name in _catalogs(catalogs) for problem in check(name)]
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("every message is translated")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from libs.kit.app import operations_router
+from libs.kit.i18n import LocaleMiddleware
 from libs.kit.runtime import ServiceRuntime
 from libs.messaging.embedded import EmbeddedBus
 
@@ -77,6 +78,7 @@ class EmbeddedHost:
         root = FastAPI(title="Adopte mon commerçant", lifespan=lifespan, docs_url=None,
                        redoc_url=None, openapi_url=None)
         root.include_router(operations_router(lambda: self.runtimes))
+        root.add_middleware(LocaleMiddleware)
 
         @root.get("/", include_in_schema=False)
         async def home() -> RedirectResponse:

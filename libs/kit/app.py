@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.kit.csrf import CsrfMiddleware
 from libs.kit.errors import error_body, install_error_handlers
 from libs.kit.http import CorrelationMiddleware, MetricsMiddleware
+from libs.kit.i18n import LocaleMiddleware
 from libs.kit.runtime import ServiceRuntime
 
 
@@ -75,6 +77,8 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     for router in definition.routers:
         app.include_router(router, prefix=definition.prefix)
     app.include_router(operations_router(lambda: [runtime]))
+    app.add_middleware(CsrfMiddleware)
+    app.add_middleware(LocaleMiddleware, domain=definition.name)
     app.add_middleware(MetricsMiddleware, service=definition.name)
     app.add_middleware(CorrelationMiddleware)
     return app

@@ -9,8 +9,10 @@ the writer instead of queueing behind it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from prometheus_client import Counter
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -18,13 +20,21 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_READERS = 4  # connections of the reading pool: one per request served at a time, or so
+# Off unless ADOPTE_COUNT_SQL=1 (the benchmark's statements per checkout): an event listener on
+# every statement is a cost nobody else should pay.
+SQL_STATEMENTS = Counter(
+    "adopte_sql_statements", "Statements sent to the database, when ADOPTE_COUNT_SQL=1.",
+    ["service"],
+)
 
 
 class Database:
-    def __init__(self, url: str, metadata: MetaData, *, echo: bool = False) -> None:
+    def __init__(self, url: str, metadata: MetaData, *, echo: bool = False,
+                 service: str | None = None) -> None:
         self.url = make_url(url)
         self.metadata = metadata
         self.echo = echo
+        self.service = service
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.read_sessions: async_sessionmaker[AsyncSession] | None = None
@@ -41,6 +51,7 @@ class Database:
             self.engine = create_async_engine(
                 self.url, echo=self.echo, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
+        self._count_statements(self.engine)
         self.sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -64,7 +75,17 @@ class Database:
         async with self.engine.connect():
             pass
         self._read_engine = self._sqlite_reader()
+        self._count_statements(self._read_engine)
         return self._read_engine
+
+    def _count_statements(self, engine: AsyncEngine) -> None:
+        if os.environ.get("ADOPTE_COUNT_SQL") != "1":
+            return
+        counted = SQL_STATEMENTS.labels(service=self.service or self.url.database or "")
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _count(*_args):
+            counted.inc()
 
     @property
     def _in_memory(self) -> bool:

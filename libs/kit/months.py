@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime
 from babel.dates import format_date
 
 from libs.kit.errors import Unprocessable
-from libs.kit.pages import LOCALE, PARIS
+from libs.kit.i18n import babel_locale
+from libs.kit.pages import PARIS
 
 _WRITTEN = re.compile(r"(2\d{3})-(0[1-9]|1[0-2])")  # years 2000 to 2999: never out of datetime's range
 
@@ -59,13 +60,13 @@ class Month:
 
     @property
     def label(self) -> str:
-        """« mars 2026 »."""
-        return format_date(date(self.year, self.month, 1), "LLLL y", locale=LOCALE)
+        """« mars 2026 » (« March 2026 » in English)."""
+        return format_date(date(self.year, self.month, 1), "LLLL y", locale=babel_locale())
 
     @property
     def short_label(self) -> str:
         """« mars 26 »."""
-        return format_date(date(self.year, self.month, 1), "LLL yy", locale=LOCALE)
+        return format_date(date(self.year, self.month, 1), "LLL yy", locale=babel_locale())
 
 
 def months_from(first: Month, last: Month, *, at_most: int) -> list[Month]:

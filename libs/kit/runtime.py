@@ -162,7 +162,8 @@ class ServiceRuntime:
         self.bus = bus
         self.owns_bus = owns_bus
         self.database = database or Database(
-            settings.database_url_for(definition.name), definition.metadata
+            settings.database_url_for(definition.name), definition.metadata,
+            service=definition.name,
         )
         self.outbox = Outbox(definition.metadata.tables["outbox"])
         self.inbox = Inbox(definition.metadata.tables["inbox"])
