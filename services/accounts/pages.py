@@ -12,7 +12,10 @@ from pydantic import ValidationError
 from libs.auth.tokens import Principal
 from libs.auth.web import SESSION_COOKIE, MaybeUser
 from libs.kit.app import Runtime
+from libs.kit.csrf import is_https
 from libs.kit.errors import Conflict, Unauthorized
+from libs.kit.i18n import N_, translations
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.accounts import use_cases
@@ -29,9 +32,9 @@ router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
 
 FIELD_ERRORS = {
-    "name": "Indiquez votre nom.",
-    "email": "Indiquez une adresse e-mail valide, par exemple prenom@exemple.fr.",
-    "password": f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
+    "name": N_("Indiquez votre nom."),
+    "email": N_("Indiquez une adresse e-mail valide, par exemple prenom@exemple.fr."),
+    "password": N_("Le mot de passe doit compter au moins %(count)d caractères."),
 }
 
 FormText = Annotated[str, Form()]
@@ -44,11 +47,17 @@ def _page(request: Request, template: str, principal: Principal | None, *, statu
                                       status_code=status_code)
 
 
-def _signed_in(runtime: ServiceRuntime, user: User, target: str) -> RedirectResponse:
+def _secure_cookie(request: Request, runtime: ServiceRuntime) -> bool:
+    """Secure as configured, and always when the browser came over HTTPS."""
+    return runtime.settings.cookie_secure or is_https(request.scope)
+
+
+def _signed_in(request: Request, runtime: ServiceRuntime, user: User, target: str
+               ) -> RedirectResponse:
     token = use_cases.issue_token(runtime, user)
     response = RedirectResponse(safe_redirect(target), status_code=303)
     response.set_cookie(SESSION_COOKIE, token.access_token, max_age=token.expires_in, path="/",
-                        secure=runtime.settings.cookie_secure, httponly=True, samesite="lax")
+                        secure=_secure_cookie(request, runtime), httponly=True, samesite="lax")
     return response
 
 
@@ -65,8 +74,8 @@ async def login(request: Request, runtime: Runtime, principal: MaybeUser, email:
         user = await use_cases.authenticate(runtime, Credentials(email=email, password=password))
     except (Unauthorized, ValidationError):
         return _page(request, "login.html", principal, status_code=400, email=email.strip(),
-                     next=safe_redirect(next_), error="Adresse e-mail ou mot de passe incorrect.")
-    return _signed_in(runtime, user, next_)
+                     next=safe_redirect(next_), error=_("Adresse e-mail ou mot de passe incorrect."))
+    return _signed_in(request, runtime, user, next_)
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -88,66 +97,57 @@ async def signup(request: Request, runtime: Runtime, principal: MaybeUser, name:
         registration = Registration(email=email, password=password, name=name)
     except ValidationError as exc:
         fields = {str(error["loc"][0]) for error in exc.errors()}
-        errors = {field: message for field, message in FIELD_ERRORS.items() if field in fields}
-        return again(422, "Le formulaire contient des erreurs : corrigez-les puis validez.", errors)
+        errors = {field: _(message) % {"count": MIN_PASSWORD_LENGTH}
+                  for field, message in FIELD_ERRORS.items() if field in fields}
+        return again(422, _("Le formulaire contient des erreurs : corrigez-les puis validez."),
+                     errors)
     try:
         user = await use_cases.sign_up(runtime, registration)
     except Conflict:
-        return again(409, "Un compte existe déjà pour cette adresse e-mail : connectez-vous.", {})
-    return _signed_in(runtime, user, next_)
+        return again(409, _("Un compte existe déjà pour cette adresse e-mail : connectez-vous."),
+                     {})
+    return _signed_in(request, runtime, user, next_)
 
 
 @router.post("/logout")
-async def logout(runtime: Runtime) -> RedirectResponse:
+async def logout(request: Request, runtime: Runtime) -> RedirectResponse:
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure,
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=_secure_cookie(request, runtime),
                            httponly=True, samesite="lax")
     return response
 
 
 PREFERENCES_PAGE = "/accounts/preferences"
 
-# The page speaks the language the person chose for their messages.
+# The form speaks the language the person chose for their messages, whatever the site's.
 PREFERENCE_WORDS = {
-    "fr": {
-        "title": "Mes préférences de contact",
-        "intro": "Nous vous écrivons quand votre commande est confirmée, prête au tiers-lieu, "
-                 "ou vous attend encore.",
-        "locale": "Langue des messages",
-        "phone": "Téléphone mobile",
-        "phone_hint": "Par exemple 06 12 34 56 78 ou +33 6 12 34 56 78.",
-        "sms_opt_in": "Recevoir aussi un SMS quand ma commande est prête ou m'attend",
-        "save": "Enregistrer",
-        "saved": "Vos préférences sont enregistrées.",
-        "invalid": "Le formulaire contient des erreurs : corrigez-les puis validez.",
-        "phone_error": "Indiquez un numéro de mobile valide, par exemple 06 12 34 56 78.",
-        "sms_opt_in_error": "Pour recevoir des SMS, indiquez votre numéro de mobile.",
-        "locale_error": "Choisissez le français ou l'anglais.",
-    },
-    "en": {
-        "title": "My contact preferences",
-        "intro": "We write to you when your order is confirmed, ready at the tiers-lieu, or "
-                 "still waiting for you.",
-        "locale": "Language of messages",
-        "phone": "Mobile phone",
-        "phone_hint": "For example +44 7700 900123 or 06 12 34 56 78 (France).",
-        "sms_opt_in": "Also send me a text message when my order is ready or waiting",
-        "save": "Save",
-        "saved": "Your preferences are saved.",
-        "invalid": "The form has errors: correct them, then save.",
-        "phone_error": "Give a valid mobile number, such as +33 6 12 34 56 78.",
-        "sms_opt_in_error": "To get text messages, give your mobile number.",
-        "locale_error": "Choose French or English.",
-    },
+    "title": N_("Mes préférences de contact"),
+    "intro": N_("Nous vous écrivons quand votre commande est confirmée, prête au tiers-lieu, "
+                "ou vous attend encore."),
+    "locale": N_("Langue des messages"),
+    "phone": N_("Téléphone mobile"),
+    "phone_hint": N_("Par exemple 06 12 34 56 78 ou +33 6 12 34 56 78."),
+    "sms_opt_in": N_("Recevoir aussi un SMS quand ma commande est prête ou m'attend"),
+    "save": N_("Enregistrer"),
+    "saved": N_("Vos préférences sont enregistrées."),
+    "invalid": N_("Le formulaire contient des erreurs : corrigez-les puis validez."),
+    "phone_error": N_("Indiquez un numéro de mobile valide, par exemple 06 12 34 56 78."),
+    "sms_opt_in_error": N_("Pour recevoir des SMS, indiquez votre numéro de mobile."),
+    "locale_error": N_("Choisissez le français ou l'anglais."),
 }
 LOCALE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def _words_in(locale: str) -> dict[str, str]:
+    speak = translations("accounts", locale).gettext
+    return {key: speak(french) for key, french in PREFERENCE_WORDS.items()}
 
 
 def _preferences_page(request: Request, principal: Principal, *, locale: str, phone: str,
                       sms_opt_in: bool, status_code: int = 200, errors: dict[str, str] | None = None,
                       notice: str | None = None, error: str | None = None) -> HTMLResponse:
     return _page(request, "preferences.html", principal, status_code=status_code,
-                 words=PREFERENCE_WORDS[locale], locale=locale, locale_names=LOCALE_NAMES,
+                 words=_words_in(locale), locale=locale, locale_names=LOCALE_NAMES,
                  phone=phone, sms_opt_in=sms_opt_in, errors=errors or {}, notice=notice,
                  error=error)
 
@@ -158,7 +158,7 @@ async def preferences_page(request: Request, runtime: Runtime, principal: MaybeU
     if principal is None:
         return sign_in_redirect(request)
     preferences = await use_cases.contact_preferences(runtime, principal.user_id)
-    words = PREFERENCE_WORDS[preferences.locale]
+    words = _words_in(preferences.locale)
     return _preferences_page(request, principal, locale=preferences.locale,
                              phone=preferences.phone or "", sms_opt_in=preferences.sms_opt_in,
                              notice=words["saved"] if saved else None)
@@ -173,8 +173,8 @@ async def change_preferences(request: Request, runtime: Runtime, principal: Mayb
     try:
         wanted = ContactPreferences(locale=locale, phone=phone, sms_opt_in=sms_opt_in)
     except ValidationError as exc:
-        shown = locale if locale in PREFERENCE_WORDS else "fr"
-        words = PREFERENCE_WORDS[shown]
+        shown = locale if locale in LOCALE_NAMES else "fr"
+        words = _words_in(shown)
         fields = {_field_of(error) for error in exc.errors()}
         return _preferences_page(
             request, principal, locale=shown, phone=phone.strip(), sms_opt_in=sms_opt_in,

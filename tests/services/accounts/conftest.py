@@ -14,6 +14,7 @@ from libs.contracts import Envelope, Event, registry
 from libs.kit.runtime import ServiceRuntime
 from services.accounts.bootstrap import AccountsSettings
 from services.accounts.main import create_app
+from tests.support.csrf import csrf_ready
 
 PASSWORD = "correct horse battery staple"
 
@@ -61,7 +62,7 @@ async def running_accounts(settings: AccountsSettings) -> AsyncIterator[RunningA
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://accounts") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://accounts")) as client:
             yield RunningAccounts(client, app.state.runtime)
 
 
