@@ -50,6 +50,8 @@ class VariantOut(BaseModel):
     label: str
     sku: str
     price_cents: int
+    member_price_cents: int | None = Field(description="What the hub's members pay instead; "
+                                                       "null: no member price.")
     stock_available: int = Field(description="Units on hand not reserved for orders in progress.")
 
 
@@ -73,6 +75,7 @@ class ProductOut(BaseModel):
     def of(cls, view: ProductView) -> ProductOut:
         return cls(**_product_fields(view), variants=[
             VariantOut(id=v.id, label=v.label, sku=v.sku, price_cents=v.price_cents,
+                       member_price_cents=v.member_price_cents,
                        stock_available=v.stock_available)
             for v in view.variants if v.available])
 
@@ -89,6 +92,7 @@ class OwnedVariantOut(VariantOut):
     def of(cls, variant: ProductVariant) -> OwnedVariantOut:
         return cls(id=variant.id, product_id=variant.product_id, label=variant.label,
                    sku=variant.sku, price_cents=variant.price_cents,
+                   member_price_cents=variant.member_price_cents,
                    stock_available=variant.stock_available, available=variant.available,
                    stock_on_hand=variant.on_hand, stock_reserved=variant.reserved)
 
@@ -167,7 +171,8 @@ async def add_variant(product_id: UUID, details: VariantDetails, principal: Curr
 @router.patch("/variants/{variant_id}", response_model=OwnedVariantOut)
 async def change_variant(variant_id: UUID, changes: VariantChanges, principal: CurrentUser,
                          runtime: Runtime):
-    """The shop's owner only; 409 when the label or the SKU is taken."""
+    """The shop's owner only; 409 when the label or the SKU is taken; 422 when the member price
+    would not be below the price (``member_price_cents: null`` takes it away)."""
     _, variant = await use_cases.change_variant(runtime, principal, variant_id, changes)
     return OwnedVariantOut.of(variant)
 
@@ -217,5 +222,6 @@ def _product_out(product: search.ShownProduct) -> ProductOut:
         description=product.description, unit=product.unit, vat_rate_bps=product.vat_rate_bps,
         categories=product.categories, tags=product.tags,
         variants=[VariantOut(id=v.id, label=v.label, sku=v.sku, price_cents=v.price_cents,
+                             member_price_cents=v.member_price_cents,
                              stock_available=v.stock_available)
                   for v in product.variants if v.available])

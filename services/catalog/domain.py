@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -26,6 +27,7 @@ from pydantic import (
 from libs.contracts.catalog import ShortLine, Unit, VatRateBps
 from libs.contracts.order import OrderPart
 from libs.kit.errors import Conflict, DomainError, Forbidden
+from libs.kit.i18n import N_
 
 # Bounds keep every figure well inside a 32-bit column and out of absurd territory.
 MAX_PRICE_CENTS = 100_000_000
@@ -38,22 +40,23 @@ MAX_LABEL = 50
 MAX_SKU = 64
 MAX_REASON = 200
 
-UNITS: dict[str, str] = {"piece": "pièce", "kg": "kg", "litre": "litre"}
-"""What a product is counted in, and how the pages say it."""
+UNITS: dict[str, str] = {"piece": N_("pièce"), "kg": N_("kg"), "litre": N_("litre")}
+"""What a product is counted in, and how the pages say it (in French: the pages translate)."""
 
-VAT_RATES: dict[int, str] = {210: "2,1 %", 550: "5,5 %", 1000: "10 %", 2000: "20 %"}
+VAT_RATES: dict[int, str] = {210: N_("2,1 %"), 550: N_("5,5 %"), 1000: N_("10 %"),
+                             2000: N_("20 %")}
 """The French VAT rates, in basis points, and how the pages say them."""
 DEFAULT_VAT_RATE_BPS = 550  # most food
 
 CATEGORIES: dict[str, str] = {
-    "boulangerie": "Boulangerie",
-    "fromagerie": "Fromagerie",
-    "epicerie": "Épicerie",
-    "fruits-et-legumes": "Fruits et légumes",
-    "boucherie": "Boucherie",
-    "boissons": "Boissons",
-    "artisanat": "Artisanat",
-    "autre": "Autre",
+    "boulangerie": N_("Boulangerie"),
+    "fromagerie": N_("Fromagerie"),
+    "epicerie": N_("Épicerie"),
+    "fruits-et-legumes": N_("Fruits et légumes"),
+    "boucherie": N_("Boucherie"),
+    "boissons": N_("Boissons"),
+    "artisanat": N_("Artisanat"),
+    "autre": N_("Autre"),
 }
 """The platform's product categories: the slug products carry, and its French name."""
 
@@ -116,6 +119,16 @@ class VariantDetails(BaseModel):
     sku: Sku | None = None
     price_cents: PriceCents
     stock: Stock = Field(description="Units on hand.")
+    member_price_cents: PriceCents | None = Field(
+        default=None, description="What the hub's members pay instead: below price_cents.")
+
+    @field_validator("member_price_cents")
+    @classmethod
+    def _member_price_below_price(cls, member_price: int | None, info: ValidationInfo):
+        price = info.data.get("price_cents")
+        if price is not None:
+            check_member_price(price, member_price)
+        return member_price
 
 
 class NewProduct(BaseModel):
@@ -132,8 +145,18 @@ class NewProduct(BaseModel):
     tags: Tags = []
     price_cents: PriceCents | None = Field(default=None, description="With stock: one variant.")
     stock: Stock | None = Field(default=None, description="Units on hand of the one variant.")
+    member_price_cents: PriceCents | None = Field(
+        default=None, description="The one variant's member price (below price_cents).")
     variants: list[VariantDetails] | None = Field(default=None, min_length=1,
                                                   max_length=MAX_VARIANTS)
+
+    @field_validator("member_price_cents")
+    @classmethod
+    def _member_price_below_price(cls, member_price: int | None, info: ValidationInfo):
+        price = info.data.get("price_cents")
+        if price is not None:
+            check_member_price(price, member_price)
+        return member_price
 
     @field_validator("variants")
     @classmethod
@@ -144,15 +167,17 @@ class NewProduct(BaseModel):
 
     @model_validator(mode="after")
     def _variants_given_once(self) -> NewProduct:
-        sold_one_way = self.price_cents is not None or self.stock is not None
+        sold_one_way = (self.price_cents is not None or self.stock is not None
+                        or self.member_price_cents is not None)
         if self.variants is not None and sold_one_way:
             raise ValueError("give either variants, or price_cents and stock; not both")
         if self.variants is None:
             if self.price_cents is None or self.stock is None:
                 raise ValueError("give variants, or price_cents and stock for a product sold "
                                  "one way")
-            self.variants = [VariantDetails(price_cents=self.price_cents, stock=self.stock)]
-            self.price_cents = self.stock = None
+            self.variants = [VariantDetails(price_cents=self.price_cents, stock=self.stock,
+                                            member_price_cents=self.member_price_cents)]
+            self.price_cents = self.stock = self.member_price_cents = None
         return self
 
 
@@ -182,12 +207,34 @@ class ProductChanges(BaseModel):
 
 
 class VariantChanges(BaseModel):
+    """What the owner changes; a field left out stays as it is, but ``member_price_cents``
+    given as null takes the member price away."""
+
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     label: Label | None = None
     sku: Sku | None = None
     price_cents: PriceCents | None = None
     available: bool | None = None
+    member_price_cents: PriceCents | None = None
+
+    @property
+    def changes_member_price(self) -> bool:
+        return "member_price_cents" in self.model_fields_set
+
+
+class InvalidMemberPrice(DomainError, ValueError):
+    """A ValueError too, so that a model checking it reports it as the field's error."""
+
+    status, code = 422, "validation_error"
+
+
+def check_member_price(price_cents: int, member_price_cents: int | None) -> None:
+    """A member price is a reduction: strictly below the variant's price (or none at all)."""
+    if member_price_cents is not None and member_price_cents >= price_cents:
+        raise InvalidMemberPrice(
+            f"the member price ({member_price_cents} cents) must be below the price "
+            f"({price_cents} cents)")
 
 
 class StockAdjustmentRequest(BaseModel):
@@ -256,6 +303,11 @@ def euros_to_cents(text: str) -> int:
     if cents > MAX_PRICE_CENTS:
         raise InvalidPrice(f"price too high: {text!r}")
     return cents
+
+
+def cents_to_euros(cents: int) -> str:
+    """1250 as "12,50": how a price is written back into a form or a file."""
+    return f"{cents // 100},{cents % 100:02d}"
 
 
 def checked_on_hand(stock: int, *, reserved: int) -> int:
@@ -385,8 +437,8 @@ STATUS_CHANGES: dict[ShopStatus, set[ShopStatus]] = {
     ShopStatus.SUSPENDED: {ShopStatus.ACTIVE},
 }
 
-SHOP_STATUSES: dict[str, str] = {"draft": "brouillon", "active": "ouverte",
-                                 "suspended": "suspendue"}
+SHOP_STATUSES: dict[str, str] = {"draft": N_("brouillon"), "active": N_("ouverte"),
+                                 "suspended": N_("suspendue")}
 
 
 def check_status_change(current: ShopStatus, wanted: ShopStatus) -> None:

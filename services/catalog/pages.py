@@ -15,6 +15,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from services.catalog import use_cases
 from services.catalog.domain import (
@@ -23,6 +25,7 @@ from services.catalog.domain import (
     MAX_VARIANTS,
     UNITS,
     VAT_RATES,
+    InvalidMemberPrice,
     InvalidPrice,
     LabelTaken,
     NewProduct,
@@ -32,7 +35,9 @@ from services.catalog.domain import (
     StockCount,
     TooManyVariants,
     UnknownAccount,
+    VariantChanges,
     VariantDetails,
+    cents_to_euros,
     euros_to_cents,
 )
 from services.catalog.photos import use_cases as photo_use_cases
@@ -41,41 +46,51 @@ router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
 templates.env.globals.update(UNITS=UNITS, VAT_RATES=VAT_RATES, CATEGORIES=CATEGORIES,
                              DEFAULT_VAT_RATE_BPS=DEFAULT_VAT_RATE_BPS)
+templates.env.filters["euros"] = cents_to_euros
+# Through Python's gettext, which leaves "%" alone (the templates' would read it as a placeholder).
+templates.env.filters["vat_rate"] = lambda bps: _(VAT_RATES.get(int(bps), str(bps)))
 
 NOTICES = {
-    "produit": "Produit ajouté.",
-    "variante": "Variante ajoutée.",
-    "stock": "Stock mis à jour.",
-    "boutique": "Boutique ouverte.",
-    "invitation": "Invitation enregistrée : la boutique attend son commerçant.",
-    "invitation-acceptee": "Invitation acceptée : votre boutique est ouverte.",
-    "photo": "Photo ajoutée.",
-    "photo-retiree": "Photo retirée.",
+    "produit": N_("Produit ajouté."),
+    "variante": N_("Variante ajoutée."),
+    "stock": N_("Stock mis à jour."),
+    "prix-adherent": N_("Prix adhérent enregistré."),
+    "boutique": N_("Boutique ouverte."),
+    "invitation": N_("Invitation enregistrée : la boutique attend son commerçant."),
+    "invitation-acceptee": N_("Invitation acceptée : votre boutique est ouverte."),
+    "photo": N_("Photo ajoutée."),
+    "photo-retiree": N_("Photo retirée."),
 }
 
 FIELD_PROBLEMS = {
-    "name": "Indiquez un nom (200 caractères au plus).",
-    "price_cents": "Prix invalide : indiquez un montant en euros, par exemple 4,50.",
-    "stock": "Stock invalide : indiquez un nombre entier d'unités, de 0 à 1 000 000.",
-    "description": "Description trop longue (2 000 caractères au plus).",
-    "label": "Variante invalide : 50 caractères au plus, par exemple « 500 g ».",
-    "variants": "Chaque variante d'un produit a son propre nom.",
-    "unit": "Choisissez l'unité de vente.",
-    "vat_rate_bps": "Choisissez un taux de TVA.",
-    "categories": "Choisissez une catégorie de la liste.",
-    "reason": "Motif trop long (200 caractères au plus).",
-    "owner_email": "Adresse e-mail invalide.",
+    "name": N_("Indiquez un nom (200 caractères au plus)."),
+    "price_cents": N_("Prix invalide : indiquez un montant en euros, par exemple 4,50."),
+    "member_price_cents": N_("Prix adhérent invalide : un montant en euros inférieur au prix, "
+                             "par exemple 3,20, ou rien."),
+    "stock": N_("Stock invalide : indiquez un nombre entier d'unités, de 0 à 1 000 000."),
+    "description": N_("Description trop longue (2 000 caractères au plus)."),
+    "label": N_("Variante invalide : 50 caractères au plus, par exemple « 500 g »."),
+    "variants": N_("Chaque variante d'un produit a son propre nom."),
+    "unit": N_("Choisissez l'unité de vente."),
+    "vat_rate_bps": N_("Choisissez un taux de TVA."),
+    "categories": N_("Choisissez une catégorie de la liste."),
+    "reason": N_("Motif trop long (200 caractères au plus)."),
+    "owner_email": N_("Adresse e-mail invalide."),
 }
 
+INVALID_FORM = N_("Formulaire invalide.")
+
 REFUSALS = {
-    StockBelowReserved: "Le stock ne peut pas descendre sous les unités réservées pour des commandes "
-                        "en cours.",
-    SkuTaken: "Cette référence (SKU) est déjà celle d'un autre article de la boutique.",
-    LabelTaken: "Ce produit a déjà une variante de ce nom.",
-    TooManyVariants: f"Un produit a {MAX_VARIANTS} variantes au plus.",
-    UnknownAccount: "Aucun compte n'a cette adresse e-mail : la personne doit d'abord s'inscrire.",
-    Forbidden: "Vous n'avez pas accès à cette page.",
-    NotFound: "Cette page n'existe pas (ou plus).",
+    StockBelowReserved: N_("Le stock ne peut pas descendre sous les unités réservées pour des "
+                           "commandes en cours."),
+    SkuTaken: N_("Cette référence (SKU) est déjà celle d'un autre article de la boutique."),
+    LabelTaken: N_("Ce produit a déjà une variante de ce nom."),
+    TooManyVariants: N_("Un produit a %(count)d variantes au plus."),
+    InvalidMemberPrice: N_("Le prix adhérent doit être inférieur au prix de la variante."),
+    UnknownAccount: N_("Aucun compte n'a cette adresse e-mail : la personne doit d'abord "
+                       "s'inscrire."),
+    Forbidden: N_("Vous n'avez pas accès à cette page."),
+    NotFound: N_("Cette page n'existe pas (ou plus)."),
 }
 
 
@@ -92,7 +107,7 @@ async def shop_page(request: Request, shop_id: UUID, principal: MaybeUser, runti
                     fait: str | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    return await _render_shop(request, runtime, principal, shop_id, notice=NOTICES.get(fait or ""))
+    return await _render_shop(request, runtime, principal, shop_id, notice=_notice(fait))
 
 
 @router.post("/shops/{shop_id}/products")
@@ -136,12 +151,27 @@ async def set_stock(request: Request, shop_id: UUID, variant_id: UUID, principal
     return _see(f"/catalog/shops/{shop_id}?fait=stock")
 
 
+@router.post("/shops/{shop_id}/variants/{variant_id}/member-price")
+async def set_member_price(request: Request, shop_id: UUID, variant_id: UUID,
+                           principal: MaybeUser, runtime: Runtime,
+                           member_price: Annotated[str, Form()] = "") -> Response:
+    """The variant's member price in euros; left empty, the variant has none."""
+    if principal is None:
+        return sign_in_redirect(request, f"/catalog/shops/{shop_id}")
+    try:
+        changes = VariantChanges(member_price_cents=_member_price_cents(member_price))
+        await use_cases.change_variant(runtime, principal, variant_id, changes)
+    except (ValidationError, DomainError) as problem:
+        return await _render_shop(request, runtime, principal, shop_id, problem=problem)
+    return _see(f"/catalog/shops/{shop_id}?fait=prix-adherent")
+
+
 @router.get("/hubs/{hub_id}/shops")
 async def hub_shops_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime,
                          fait: str | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    return await _render_hub(request, runtime, principal, hub_id, notice=NOTICES.get(fait or ""))
+    return await _render_hub(request, runtime, principal, hub_id, notice=_notice(fait))
 
 
 @router.post("/hubs/{hub_id}/shops")
@@ -160,8 +190,8 @@ async def open_shop(request: Request, hub_id: UUID, principal: MaybeUser, runtim
 
 
 PRODUCT_FORM = ("name", "description", "unit", "vat_rate_bps", "category", "label", "price",
-                "stock")
-VARIANT_FORM = ("label", "price", "stock")
+                "member_price", "stock")
+VARIANT_FORM = ("label", "price", "member_price", "stock")
 
 
 async def _fields(request: Request, names: tuple[str, ...]) -> dict[str, str]:
@@ -191,7 +221,19 @@ def _variant_fields(form: dict[str, str]) -> dict:
     except InvalidPrice:
         # Refused by the model, so that every faulty field is reported at once.
         price_cents = None
-    return {"label": form["label"], "price_cents": price_cents, "stock": form["stock"]}
+    return {"label": form["label"], "price_cents": price_cents, "stock": form["stock"],
+            "member_price_cents": _member_price_cents(form["member_price"])}
+
+
+def _member_price_cents(euros: str) -> int | str | None:
+    """An optional price in euros as cents; None when left empty. Text that is no price is
+    handed on as it is, for the model to refuse with the other faulty fields."""
+    if not euros.strip():
+        return None
+    try:
+        return euros_to_cents(euros)
+    except InvalidPrice:
+        return euros
 
 
 async def _render_shop(request: Request, runtime: Runtime, principal: Principal, shop_id: UUID, *,
@@ -223,7 +265,7 @@ async def _render_hub(request: Request, runtime: Runtime, principal: Principal, 
 def _problem_context(problem: Exception) -> dict:
     if isinstance(problem, ValidationError):
         fields = [_field_named(error["loc"]) for error in problem.errors()]
-        messages = dict.fromkeys(FIELD_PROBLEMS.get(f, "Formulaire invalide.") for f in fields)
+        messages = dict.fromkeys(_(FIELD_PROBLEMS.get(f, INVALID_FORM)) for f in fields)
         return {"error": " ".join(messages), "status_code": 422}
     status = problem.status if isinstance(problem, DomainError) else 400
     return {"error": _refusal_message(problem), "status_code": status}
@@ -235,13 +277,18 @@ def _field_named(location: tuple) -> str:
 
 
 def _refusal_message(problem: Exception) -> str:
-    return next((text for kind, text in REFUSALS.items() if isinstance(problem, kind)),
-                "Votre demande n'a pas pu aboutir.")
+    text = next((text for kind, text in REFUSALS.items() if isinstance(problem, kind)),
+                N_("Votre demande n'a pas pu aboutir."))
+    return _(text) % {"count": MAX_VARIANTS}
+
+
+def _notice(done: str | None) -> str | None:
+    return _(NOTICES[done]) if done in NOTICES else None
 
 
 def _refused(request: Request, principal: Principal, refusal: DomainError) -> Response:
     return problem_page(request, principal, refusal.status, message=_refusal_message(refusal),
-                        back=("/catalog/shops", "Retour à mes boutiques"))
+                        back=("/catalog/shops", _("Retour à mes boutiques")))
 
 
 def _render(request: Request, template: str, principal: Principal, *, status_code: int = 200,

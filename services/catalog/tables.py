@@ -139,6 +139,7 @@ class ProductVariant(CatalogTable, table=True):
     label: str = Field(max_length=50)
     sku: str = Field(max_length=64)
     price_cents: int
+    member_price_cents: int | None = None  # what the hub's members pay instead, below the price
     available: bool = True
     on_hand: int
     reserved: int = 0

@@ -55,6 +55,7 @@ from services.catalog.domain import (
     VariantKey,
     VariantStock,
     adjusted_on_hand,
+    check_member_price,
     check_new_label,
     checked_on_hand,
     headline,
@@ -325,9 +326,12 @@ async def change_variant(
             variant.sku = changes.sku
         if changes.price_cents is not None:
             variant.price_cents = changes.price_cents
+        if changes.changes_member_price:
+            variant.member_price_cents = changes.member_price_cents
+        check_member_price(variant.price_cents, variant.member_price_cents)
         if changes.available is not None:
             variant.available = changes.available
-        changed = changes.model_dump(exclude_none=True)
+        changed = changes.model_dump(exclude_unset=True)
         audit.record(session, shop, principal, "variant_changed",
                      f"Variante modifiée : {product.name} {variant.label} ({', '.join(changed)})",
                      {"product_id": product.id, "variant_id": variant.id, **changed})
@@ -371,7 +375,8 @@ def _state(kind: type[ProductListed | ProductChanged], shop: Shop,
         description=product.description, unit=product.unit, vat_rate_bps=product.vat_rate_bps,
         categories=view.categories, available=product.available,
         variants=[ProductVariantState(variant_id=v.id, label=v.label, sku=v.sku,
-                                      price_cents=v.price_cents, available=v.available)
+                                      price_cents=v.price_cents, available=v.available,
+                                      member_price_cents=v.member_price_cents)
                   for v in view.variants],
     )
 
@@ -392,7 +397,8 @@ def _new_variant(product: Product, details: VariantDetails, sku: str,
                  position: int) -> ProductVariant:
     return ProductVariant(id=uuid4(), product_id=product.id, shop_id=product.shop_id,
                           label=details.label, sku=sku, price_cents=details.price_cents,
-                          on_hand=details.stock, position=position)
+                          member_price_cents=details.member_price_cents, on_hand=details.stock,
+                          position=position)
 
 
 async def _skus_for(session: AsyncSession, shop_id: UUID, name: str,

@@ -9,6 +9,9 @@ the header row uses), a header row naming the columns in any order, then one row
 - ``produit`` (required): the product's name; rows with the same name are variants of one product;
 - ``variante``: the variant's label ("250 g"), empty for a product sold one way;
 - ``prix`` (required): in euros, "4,50" or "4.50";
+- ``prix_adherent``: what the hub's members pay instead (a solidarity or member rate), in euros,
+  strictly below ``prix``; empty for none. A file without this column leaves the member prices
+  of the variants it updates as they are;
 - ``stock`` (required): the units on hand, a whole number ≥ 0;
 - ``unite``: piece, kg or litre (default piece);
 - ``tva``: the VAT rate in %: 2,1, 5,5, 10 or 20 (default 5,5);
@@ -43,14 +46,15 @@ from services.catalog.domain import (
     UNITS,
     VAT_RATES,
     InvalidPrice,
+    cents_to_euros,
     euros_to_cents,
     searchable,
 )
 
 MAX_FILE_BYTES = 5 * 2**20
 MAX_ROWS = 20_000
-COLUMNS = ("sku", "produit", "variante", "prix", "stock", "unite", "tva", "categories",
-           "etiquettes", "description", "disponible")
+COLUMNS = ("sku", "produit", "variante", "prix", "prix_adherent", "stock", "unite", "tva",
+           "categories", "etiquettes", "description", "disponible")
 REQUIRED = ("sku", "produit", "prix", "stock")
 LIST_SEPARATOR = "|"
 _YES, _NO = "oui", "non"
@@ -88,6 +92,9 @@ class CatalogueRow:
     tags: tuple[str, ...]
     description: str
     available: bool
+    member_price_cents: int | None = None
+    # The file has no prix_adherent column: the variant keeps the member price it has.
+    keeps_member_price: bool = False
 
     def product_fields(self) -> tuple:
         """What every row of one product must agree on."""
@@ -186,7 +193,13 @@ def _read_row(line: int, columns: list[str], values: list[str], parsed: ParsedCa
         categories=checked("categories", _categories, ()), tags=checked("etiquettes", _tags, ()),
         description=checked("description", _description, ""),
         available=checked("disponible", _yes_or_no, True),
+        member_price_cents=checked("prix_adherent", _member_price),
+        keeps_member_price="prix_adherent" not in cells,
     )
+    member_price = row["member_price_cents"]
+    if not errors and member_price is not None and member_price >= row["price_cents"]:
+        errors.append(RowError(line, "le prix adhérent doit être inférieur au prix",
+                               "prix_adherent"))
     if errors:
         parsed.errors.extend(errors)
     else:
@@ -221,6 +234,16 @@ def _price(value: str) -> int:
         return euros_to_cents(value)
     except InvalidPrice:
         raise ValueError(f"prix invalide {value!r} : en euros, par exemple 4,50") from None
+
+
+def _member_price(value: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return euros_to_cents(value)
+    except InvalidPrice:
+        raise ValueError(f"prix adhérent invalide {value!r} : en euros, par exemple 3,20, ou "
+                         "vide") from None
 
 
 def _stock(value: str) -> int:
@@ -321,10 +344,6 @@ def _check_products(parsed: ParsedCatalogue) -> None:
     parsed.rows = [row for row in parsed.rows if row.line not in bad]
 
 
-def cents_to_euros(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}"
-
-
 def write_catalogue(rows: Iterable[CatalogueRow]) -> str:
     """The rows as a file ``parse_catalogue`` reads back unchanged (``;``-separated, with a BOM so
     that spreadsheets open it as UTF-8)."""
@@ -334,7 +353,9 @@ def write_catalogue(rows: Iterable[CatalogueRow]) -> str:
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([
-            row.sku, row.name, row.label, cents_to_euros(row.price_cents), row.stock, row.unit,
+            row.sku, row.name, row.label, cents_to_euros(row.price_cents),
+            "" if row.member_price_cents is None else cents_to_euros(row.member_price_cents),
+            row.stock, row.unit,
             vat_percent(row.vat_rate_bps), LIST_SEPARATOR.join(row.categories),
             LIST_SEPARATOR.join(row.tags), row.description, _YES if row.available else _NO,
         ])
@@ -344,5 +365,6 @@ def write_catalogue(rows: Iterable[CatalogueRow]) -> str:
 TEMPLATE_ROWS = (
     CatalogueRow(line=2, sku="MIEL-250", name="Miel de fleurs", label="250 g", price_cents=650,
                  stock=12, unit="piece", vat_rate_bps=550, categories=("epicerie",),
-                 tags=("local", "bio"), description="Miel de fleurs du Trégor.", available=True),
+                 tags=("local", "bio"), description="Miel de fleurs du Trégor.", available=True,
+                 member_price_cents=590),
 )

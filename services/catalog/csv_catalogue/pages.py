@@ -11,6 +11,8 @@ from fastapi.responses import Response
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect
 from services.catalog.csv_catalogue import use_cases as csv_use_cases
 from services.catalog.csv_catalogue.api import received_file
@@ -59,13 +61,13 @@ def _render(request: Request, principal, shop, *, report, status_code: int = 200
 
 def _refused(request: Request, principal, shop_id: UUID, refusal: DomainError) -> Response:
     messages = {
-        FileTooLarge: f"Le fichier dépasse {MAX_FILE_BYTES // 2**20} Mo.",
-        MissingFile: "Choisissez d'abord un fichier CSV à envoyer.",
-        Forbidden: "Seuls ceux qui gèrent la boutique peuvent importer son catalogue.",
-        NotFound: "Cette boutique n'existe pas (ou plus).",
+        FileTooLarge: N_("Le fichier dépasse %(megabytes)d Mo."),
+        MissingFile: N_("Choisissez d'abord un fichier CSV à envoyer."),
+        Forbidden: N_("Seuls ceux qui gèrent la boutique peuvent importer son catalogue."),
+        NotFound: N_("Cette boutique n'existe pas (ou plus)."),
     }
     message = next((text for kind, text in messages.items() if isinstance(refusal, kind)),
-                   "Le fichier n'a pas pu être importé.")
-    return problem_page(request, principal, refusal.status, title="Import refusé",
-                        message=message,
-                        back=(f"/catalog/shops/{shop_id}/import", "Retour à l'import"))
+                   N_("Le fichier n'a pas pu être importé."))
+    return problem_page(request, principal, refusal.status, title=_("Import refusé"),
+                        message=_(message) % {"megabytes": MAX_FILE_BYTES // 2**20},
+                        back=(f"/catalog/shops/{shop_id}/import", _("Retour à l'import")))

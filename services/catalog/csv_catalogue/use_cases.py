@@ -30,7 +30,7 @@ from services.catalog.csv_catalogue.file_format import (
     parse_catalogue,
     write_catalogue,
 )
-from services.catalog.domain import searchable
+from services.catalog.domain import cents_to_euros, searchable
 from services.catalog.shops import audit
 from services.catalog.storefront import search
 from services.catalog.tables import (
@@ -138,7 +138,7 @@ async def export_catalogue(store: CatalogStore, actor: Principal | None,
                 price_cents=variant.price_cents, stock=variant.on_hand, unit=product.unit,
                 vat_rate_bps=product.vat_rate_bps, categories=catalogue.categories[product.id],
                 tags=tuple(product.tags), description=product.description,
-                available=variant.available))
+                available=variant.available, member_price_cents=variant.member_price_cents))
     return write_catalogue(rows)
 
 
@@ -194,6 +194,13 @@ def _plan(rows: list[CatalogueRow], catalogue: _Catalogue, errors: list[RowError
                                              f"(SKU {kept_labels[row.label.casefold()]})",
                                    "variante"))
         variant = catalogue.by_sku.get(row.sku)
+        if (variant is not None and row.keeps_member_price
+                and variant.member_price_cents is not None
+                and variant.member_price_cents >= row.price_cents):
+            errors.append(RowError(row.line, f"le prix adhérent de la variante "
+                                             f"({cents_to_euros(variant.member_price_cents)} €) "
+                                             "doit rester inférieur au prix : ajoutez la colonne "
+                                             "prix_adherent", "prix"))
         if variant is not None and row.stock < variant.reserved:
             errors.append(RowError(row.line, f"stock {row.stock} inférieur aux {variant.reserved} "
                                              "unités réservées par des commandes en cours",
@@ -225,6 +232,8 @@ def _product_changes(product: Product, categories: tuple[str, ...], row: Catalog
 def _variant_changes(variant: ProductVariant, row: CatalogueRow) -> dict:
     wanted = {"label": row.label, "price_cents": row.price_cents, "on_hand": row.stock,
               "available": row.available}
+    if not row.keeps_member_price:
+        wanted["member_price_cents"] = row.member_price_cents
     return {name: value for name, value in wanted.items() if getattr(variant, name) != value}
 
 
@@ -291,6 +300,7 @@ def _apply_variants(session: AsyncSession, catalogue: _Catalogue, product: Produ
             position = max((v.position for v in variants), default=-1) + 1
             variant = ProductVariant(id=uuid4(), product_id=product.id, shop_id=product.shop_id,
                                      label=row.label, sku=row.sku, price_cents=row.price_cents,
+                                     member_price_cents=row.member_price_cents,
                                      available=row.available, on_hand=row.stock,
                                      position=position)
             session.add(variant)

@@ -13,6 +13,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
 from services.catalog.photos import use_cases as photo_use_cases
@@ -38,7 +40,7 @@ async def add_photo(request: Request, shop_id: UUID, product_id: UUID, principal
         upload = await received_photo(request, photo_use_cases.photo_limits(runtime))
         await photo_use_cases.add_photo(runtime, principal, product_id, upload)
     except DomainError as refusal:
-        return _refused(request, runtime, principal, shop_id, refusal, title="Photo refusée")
+        return _refused(request, runtime, principal, shop_id, refusal, title=N_("Photo refusée"))
     return RedirectResponse(f"/catalog/shops/{shop_id}?fait=photo", status_code=303)
 
 
@@ -51,7 +53,7 @@ async def remove_photo(request: Request, shop_id: UUID, photo_id: UUID, principa
         await photo_use_cases.remove_photo(runtime, principal, photo_id)
     except DomainError as refusal:
         return _refused(request, runtime, principal, shop_id, refusal,
-                        title="Photo non retirée")
+                        title=N_("Photo non retirée"))
     return RedirectResponse(f"/catalog/shops/{shop_id}?fait=photo-retiree", status_code=303)
 
 
@@ -65,7 +67,7 @@ async def set_shop_photo(request: Request, shop_id: UUID, principal: MaybeUser,
         upload = await received_photo(request, photo_use_cases.photo_limits(runtime))
         await photo_use_cases.set_shop_photo(runtime, principal, shop_id, upload)
     except DomainError as refusal:
-        return _refused(request, runtime, principal, shop_id, refusal, title="Photo refusée",
+        return _refused(request, runtime, principal, shop_id, refusal, title=N_("Photo refusée"),
                         of_shop=True)
     return RedirectResponse(f"{profile}?fait=photo", status_code=303)
 
@@ -80,7 +82,7 @@ async def remove_shop_photo(request: Request, shop_id: UUID, principal: MaybeUse
         await photo_use_cases.remove_shop_photo(runtime, principal, shop_id)
     except DomainError as refusal:
         return _refused(request, runtime, principal, shop_id, refusal,
-                        title="Photo non retirée", of_shop=True)
+                        title=N_("Photo non retirée"), of_shop=True)
     return RedirectResponse(f"{profile}?fait=photo-retiree", status_code=303)
 
 
@@ -88,25 +90,27 @@ def _refused(request: Request, runtime: ServiceRuntime, principal: Principal, sh
              refusal: DomainError, *, title: str, of_shop: bool = False) -> Response:
     limits = photo_use_cases.photo_limits(runtime)
     about_shop = {
-        Forbidden: "Seuls le commerçant et l'association du point de retrait gèrent la photo de "
-                   "la boutique.",
-        NotFound: "Cette boutique n'existe pas, ou n'a pas de photo.",
+        Forbidden: N_("Seuls le commerçant et l'association du point de retrait gèrent la photo "
+                      "de la boutique."),
+        NotFound: N_("Cette boutique n'existe pas, ou n'a pas de photo."),
     }
     messages = {
-        PhotoTooHeavy: f"La photo pèse plus de {limits.max_bytes / 2**20:g} Mo : "
-                       "envoyez une image plus légère.",
-        NotAnImage: "Ce fichier n'est pas une photo au format JPEG, PNG ou WebP.",
-        ImageTooLarge: f"L'image a trop de pixels ({limits.max_pixels / 1e6:g} mégapixels au plus) : "
-                       "réduisez-la avant de l'envoyer.",
-        MissingPhoto: "Choisissez d'abord une photo à envoyer.",
-        TooManyPhotos: f"Un produit a {MAX_PHOTOS_PER_PRODUCT} photos au plus : "
-                       "retirez-en une avant d'en ajouter une autre.",
-        Forbidden: "Seul le commerçant de la boutique peut gérer les photos de ses produits.",
-        NotFound: "Ce produit ou cette photo n'existe pas (ou plus).",
+        PhotoTooHeavy: N_("La photo pèse plus de %(megabytes)s Mo : envoyez une image plus "
+                          "légère."),
+        NotAnImage: N_("Ce fichier n'est pas une photo au format JPEG, PNG ou WebP."),
+        ImageTooLarge: N_("L'image a trop de pixels (%(megapixels)s mégapixels au plus) : "
+                          "réduisez-la avant de l'envoyer."),
+        MissingPhoto: N_("Choisissez d'abord une photo à envoyer."),
+        TooManyPhotos: N_("Un produit a %(count)d photos au plus : retirez-en une avant d'en "
+                          "ajouter une autre."),
+        Forbidden: N_("Seul le commerçant de la boutique peut gérer les photos de ses produits."),
+        NotFound: N_("Ce produit ou cette photo n'existe pas (ou plus)."),
     } | (about_shop if of_shop else {})
     message = next((text for kind, text in messages.items() if isinstance(refusal, kind)),
-                   "La photo n'a pas pu être enregistrée.")
-    back = ((f"/catalog/shops/{shop_id}/profile", "Retour au profil") if of_shop
-            else (f"/catalog/shops/{shop_id}", "Retour à la boutique"))
-    return problem_page(request, principal, refusal.status, title=title, message=message,
-                        back=back)
+                   N_("La photo n'a pas pu être enregistrée."))
+    limits_said = {"megabytes": f"{limits.max_bytes / 2**20:g}",
+                   "megapixels": f"{limits.max_pixels / 1e6:g}", "count": MAX_PHOTOS_PER_PRODUCT}
+    back = ((f"/catalog/shops/{shop_id}/profile", _("Retour au profil")) if of_shop
+            else (f"/catalog/shops/{shop_id}", _("Retour à la boutique")))
+    return problem_page(request, principal, refusal.status, title=_(title),
+                        message=_(message) % limits_said, back=back)

@@ -14,6 +14,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect
 from services.catalog.domain import (
     CATEGORIES,
@@ -32,19 +34,21 @@ from services.catalog.shops import use_cases as shop_use_cases
 
 router = APIRouter(include_in_schema=False)
 
-NOTICES = {"photo": "Photo enregistrée.", "photo-retiree": "Photo retirée."}
+NOTICES = {"photo": N_("Photo enregistrée."), "photo-retiree": N_("Photo retirée.")}
+SAVED = N_("Enregistré.")
 
 PROFILE_FIELDS = ("name", "description", "address", "opening_hours", "trade_category",
                   "contact_email", "contact_phone")
 
 REFUSALS = {
-    PayoutAccountNotReady: "La boutique ne peut pas ouvrir tant que son compte de versement ne "
-                           "peut pas recevoir de paiements : le commerçant l'ouvre depuis la page "
-                           "Versements, puis la boutique peut ouvrir.",
-    NotInvited: "Cette invitation n'est pas à votre nom, ou elle a déjà été acceptée.",
-    Forbidden: "Seuls le commerçant et l'association du point de retrait gèrent cette boutique.",
-    NotFound: "Cette boutique n'existe pas (ou plus).",
-    InvalidStatusChange: "La boutique ne peut pas passer à cet état.",
+    PayoutAccountNotReady: N_("La boutique ne peut pas ouvrir tant que son compte de versement "
+                              "ne peut pas recevoir de paiements : le commerçant l'ouvre depuis "
+                              "la page Versements, puis la boutique peut ouvrir."),
+    NotInvited: N_("Cette invitation n'est pas à votre nom, ou elle a déjà été acceptée."),
+    Forbidden: N_("Seuls le commerçant et l'association du point de retrait gèrent cette "
+                  "boutique."),
+    NotFound: N_("Cette boutique n'existe pas (ou plus)."),
+    InvalidStatusChange: N_("La boutique ne peut pas passer à cet état."),
 }
 
 
@@ -66,7 +70,7 @@ async def profile_page(request: Request, shop_id: UUID, principal: MaybeUser, ru
         "photo_max_megabytes": limits.max_bytes / 2**20,
         "payouts_required": runtime.settings.require_payout_account,
         "payouts_page": payouts_page(shop_id),
-        "notice": NOTICES.get(fait, "Enregistré.") if fait else None})
+        "notice": _(NOTICES.get(fait, SAVED)) if fait else None})
 
 
 @router.post("/shops/{shop_id}/profile")
@@ -82,10 +86,10 @@ async def change_profile(request: Request, shop_id: UUID, principal: MaybeUser,
         profile = ShopProfile(**fields)
         await shop_use_cases.change_profile(runtime, principal, shop_id, profile)
     except ValidationError:
-        return problem_page(request, principal, 422, title="Profil non enregistré",
-                            message="Vérifiez le profil : description de 2 000 caractères au "
-                                    "plus, adresse e-mail et téléphone valides.",
-                            back=(f"/catalog/shops/{shop_id}/profile", "Retour au profil"))
+        return problem_page(request, principal, 422, title=_("Profil non enregistré"),
+                            message=_("Vérifiez le profil : description de 2 000 caractères au "
+                                      "plus, adresse e-mail et téléphone valides."),
+                            back=(f"/catalog/shops/{shop_id}/profile", _("Retour au profil")))
     except DomainError as refusal:
         return _refused(request, principal, shop_id, refusal)
     return RedirectResponse(f"/catalog/shops/{shop_id}/profile?fait=1", status_code=303)
@@ -109,11 +113,11 @@ async def change_status(request: Request, shop_id: UUID, principal: MaybeUser,
 def _refused(request: Request, principal: Principal, shop_id: UUID,
              refusal: DomainError) -> Response:
     message = next((text for kind, text in REFUSALS.items() if isinstance(refusal, kind)),
-                   "Votre demande n'a pas pu aboutir.")
-    back = ((payouts_page(shop_id), "Ouvrir le compte de versement")
+                   N_("Votre demande n'a pas pu aboutir."))
+    back = ((payouts_page(shop_id), _("Ouvrir le compte de versement"))
             if isinstance(refusal, PayoutAccountNotReady)
-            else ("/catalog/shops", "Retour à mes boutiques"))
-    return problem_page(request, principal, refusal.status, message=message, back=back)
+            else ("/catalog/shops", _("Retour à mes boutiques")))
+    return problem_page(request, principal, refusal.status, message=_(message), back=back)
 
 
 @router.post("/hubs/{hub_id}/invitations")
@@ -127,9 +131,10 @@ async def invite(request: Request, hub_id: UUID, principal: MaybeUser,
                                 email=str(form.get("email", "")))
         await shop_use_cases.invite(runtime, principal, hub_id, invitation)
     except ValidationError:
-        return problem_page(request, principal, 422, title="Invitation non envoyée",
-                            message="Indiquez le nom de la boutique et une adresse e-mail valide.",
-                            back=(f"/catalog/hubs/{hub_id}/shops", "Retour aux boutiques"))
+        return problem_page(request, principal, 422, title=_("Invitation non envoyée"),
+                            message=_("Indiquez le nom de la boutique et une adresse e-mail "
+                                      "valide."),
+                            back=(f"/catalog/hubs/{hub_id}/shops", _("Retour aux boutiques")))
     except DomainError as refusal:
         return _refused(request, principal, hub_id, refusal)
     return RedirectResponse(f"/catalog/hubs/{hub_id}/shops?fait=invitation", status_code=303)

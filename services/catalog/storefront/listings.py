@@ -42,6 +42,7 @@ class Offer:
     label: str
     price_cents: int
     units: int  # available: on hand and not reserved
+    member_price_cents: int | None
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ class Listing:
     @property
     def prices_vary(self) -> bool:
         return len({offer.price_cents for offer in self.offers}) > 1
+
+    @property
+    def member_price_cents(self) -> int | None:
+        """The lowest price a member of the hub pays for it, when it has a member price."""
+        return min((offer.member_price_cents for offer in self.offers
+                    if offer.member_price_cents is not None), default=None)
+
+    @property
+    def member_prices_vary(self) -> bool:
+        return len({offer.member_price_cents for offer in self.offers}) > 1
 
     @property
     def units(self) -> int:
@@ -193,10 +204,10 @@ async def _listings(runtime: ServiceRuntime, session: AsyncSession, page: PageQu
             key, width, height = row[6:9]
             thumbnail = Thumbnail(storage.url(key), width, height) if key is not None else None
             products[row[0]] = (*row[:6], thumbnail)
-        offers.setdefault(row[0], []).append(Offer(*row[9:13]))
+        offers.setdefault(row[0], []).append(Offer(*row[9:14]))
     listings = [Listing(*product[:6], offers[product_id], product[6])
                 for product_id, product in products.items()]
-    return listings, rows[0][13] if rows and page.statements.counted else None
+    return listings, rows[0][14] if rows and page.statements.counted else None
 
 
 @functools.cache
@@ -212,7 +223,8 @@ def _listing_statement(shape: PageShape) -> Select:
                    Shop.name, ProductPhoto.thumbnail_key, ProductPhoto.thumbnail_width,
                    ProductPhoto.thumbnail_height,
                    ProductVariant.id, ProductVariant.label, ProductVariant.price_cents,
-                   ProductVariant.on_hand - ProductVariant.reserved, *search.page_total(page))
+                   ProductVariant.on_hand - ProductVariant.reserved,
+                   ProductVariant.member_price_cents, *search.page_total(page))
             .select_from(page.rows)
             .join(Product, Product.id == page.rows.c.product_id)
             .join(Shop, Shop.id == Product.shop_id)

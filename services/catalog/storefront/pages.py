@@ -16,6 +16,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page
 from services.catalog.domain import CATEGORIES
 from services.catalog.pages import templates
@@ -25,11 +27,11 @@ from services.catalog.storefront.search import MAX_QUERY, Sort
 router = APIRouter(include_in_schema=False)
 
 SORTS = {
-    Sort.RELEVANCE: "Pertinence",
-    Sort.NAME: "Nom",
-    Sort.PRICE_ASC: "Prix croissant",
-    Sort.PRICE_DESC: "Prix décroissant",
-    Sort.NEWEST: "Nouveautés",
+    Sort.RELEVANCE: N_("Pertinence"),
+    Sort.NAME: N_("Nom"),
+    Sort.PRICE_ASC: N_("Prix croissant"),
+    Sort.PRICE_DESC: N_("Prix décroissant"),
+    Sort.NEWEST: N_("Nouveautés"),
 }
 _ASKED = ("q", "category", "sort", "in_stock", "page")
 
@@ -45,7 +47,7 @@ async def hub_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime
         return _not_found(request, principal)
     return templates.TemplateResponse(request, "hub.html", {
         "principal": principal, "front": front, "asked": asked,
-        "categories": CATEGORIES, "sorts": SORTS, "page_url": _page_url(request),
+        "categories": CATEGORIES, "sorts": _sorts(), "page_url": _page_url(request),
     })
 
 
@@ -58,7 +60,7 @@ async def shop_window(request: Request, shop_id: UUID, principal: MaybeUser, run
     except NotFound:
         return _not_found(request, principal)
     return templates.TemplateResponse(request, "shop_public.html", {
-        "principal": principal, "front": front, "asked": asked, "sorts": SORTS,
+        "principal": principal, "front": front, "asked": asked, "sorts": _sorts(),
         "page_url": _page_url(request),
     })
 
@@ -78,6 +80,10 @@ def _asked(request: Request) -> dict:
     return asked
 
 
+def _sorts() -> dict[Sort, str]:
+    return {sort: _(label) for sort, label in SORTS.items()}
+
+
 def _searching(request: Request) -> bool:
     return any(request.query_params.get(name) for name in _ASKED)
 
@@ -95,4 +101,4 @@ def _page_url(request: Request) -> Callable[[int], str]:
 
 def _not_found(request: Request, principal: Principal | None) -> Response:
     return problem_page(request, principal, 404,
-                        message="Ce tiers-lieu ou ce commerce n'existe pas (ou plus).")
+                        message=_("Ce tiers-lieu ou ce commerce n'existe pas (ou plus)."))

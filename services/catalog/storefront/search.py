@@ -115,6 +115,7 @@ class ShownVariant:
     price_cents: int
     available: bool
     stock_available: int
+    member_price_cents: int | None
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,8 @@ def _shown_statement(shape: PageShape) -> Select:
                    Product.vat_rate_bps, Product.tags, categories,
                    ProductVariant.id, ProductVariant.label, ProductVariant.sku,
                    ProductVariant.price_cents, ProductVariant.available,
-                   ProductVariant.on_hand - ProductVariant.reserved, *page_total(page))
+                   ProductVariant.on_hand - ProductVariant.reserved,
+                   ProductVariant.member_price_cents, *page_total(page))
             .select_from(page.rows)
             .join(Product, Product.id == page.rows.c.product_id)
             .join(ProductVariant, ProductVariant.product_id == Product.id)
@@ -325,10 +327,10 @@ async def _shown(session: AsyncSession, page: PageQuery) -> tuple[list[ShownProd
     variants: dict[UUID, list[ShownVariant]] = {}
     for row in rows:
         products.setdefault(row[0], row[:8])
-        variants.setdefault(row[0], []).append(ShownVariant(*row[8:14]))
+        variants.setdefault(row[0], []).append(ShownVariant(*row[8:15]))
     shown = [ShownProduct(*product[:7], _split(product[7]), variants[product_id])
              for product_id, product in products.items()]
-    return shown, rows[0][14] if rows and page.statements.counted else None
+    return shown, rows[0][15] if rows and page.statements.counted else None
 
 
 def _split(categories: str | None) -> list[str]:

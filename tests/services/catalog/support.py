@@ -21,6 +21,7 @@ from libs.messaging.port import Record
 from services.catalog.bootstrap import CatalogSettings
 from services.catalog.main import create_app
 from services.catalog.tables import ProductVariant
+from tests.support.csrf import csrf_ready
 
 
 @dataclass
@@ -137,5 +138,5 @@ async def running_catalog(settings: CatalogSettings) -> AsyncIterator[Catalog]:
         runtime: ServiceRuntime = app.state.runtime
         private_key, _ = settings.jwt_key_files()
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://catalog")) as client:
             yield Catalog(client, runtime, TokenIssuer(private_key.read_text()))

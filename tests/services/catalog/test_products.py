@@ -32,14 +32,16 @@ async def test_the_owner_lists_a_product(catalog, shop):
         "price_cents": 450, "stock_available": 12, "description": "", "unit": "piece",
         "vat_rate_bps": 550, "categories": [], "tags": [], "available": True,
         "variants": [{"id": variant["id"], "product_id": product["id"], "label": "",
-                      "sku": "PAIN-DE-CAMPAGNE", "price_cents": 450, "stock_available": 12,
-                      "available": True, "stock_on_hand": 12, "stock_reserved": 0}],
+                      "sku": "PAIN-DE-CAMPAGNE", "price_cents": 450, "member_price_cents": None,
+                      "stock_available": 12, "available": True, "stock_on_hand": 12,
+                      "stock_reserved": 0}],
     }
     [event] = await catalog.events(ProductListed)
     assert (str(event.product_id), event.hub_id, event.available) == (product["id"], hub_id, True)
     assert [(str(v.variant_id), v.label, v.price_cents) for v in event.variants] == [
         (variant["id"], "", 450)]
-    public_variant = {k: variant[k] for k in ("id", "label", "sku", "price_cents", "stock_available")}
+    public_variant = {k: variant[k] for k in ("id", "label", "sku", "price_cents",
+                                              "member_price_cents", "stock_available")}
     assert await catalog.products(hub_id) == [
         {k: v for k, v in product.items() if k != "available"} | {"variants": [public_variant]}]
 
