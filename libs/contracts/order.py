@@ -103,6 +103,15 @@ class OrderLinesCancelled(OrderEvent):
     reason: str
 
 
+class OrderPartPrepared(OrderEvent):
+    """A shop says its part is ready to be dropped off at the hub (staff may still check in a
+    part its shop never marked)."""
+
+    order_id: UUID
+    shop_id: UUID
+    prepared_at: AwareDatetime
+
+
 class OrderReady(OrderEvent):
     """Every part is at the hub: the resident can come."""
 

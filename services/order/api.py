@@ -211,11 +211,22 @@ async def list_parts_to_prepare(shop_id: UUID, runtime: Runtime, viewer: Current
     return [_shop_part_out(view) for view in shop_parts.parts]
 
 
+@router.post("/orders/{order_id}/parts/{shop_id}/prepared", response_model=ShopPartOut)
+async def mark_part_prepared(order_id: UUID, shop_id: UUID, runtime: Runtime,
+                             actor: CurrentUser):
+    """The shop says its part is ready to be dropped off, while the order is confirmed and the
+    part pending: its owner, or an administrator of its hub or of the platform acting for it.
+    Saying it again changes nothing; once the part is dropped off, handed over or cancelled, or
+    the order no longer confirmed: 409."""
+    return _shop_part_out(await use_cases.mark_part_prepared(runtime, actor, order_id, shop_id))
+
+
 @router.post("/orders/{order_id}/parts/{shop_id}/cancel", response_model=ShopPartOut)
 async def cancel_part(order_id: UUID, shop_id: UUID, cancellation: PartCancellation,
                       runtime: Runtime, actor: CurrentUser):
-    """The shop gives up its part while the order is confirmed and the part pending: its owner,
-    or an administrator of its hub or of the platform acting for it (recorded on the part)."""
+    """The shop gives up its part while the order is confirmed and the part not yet dropped off
+    (pending or prepared): its owner, or an administrator of its hub or of the platform acting
+    for it (recorded on the part)."""
     view = await use_cases.cancel_part(runtime, actor, order_id, shop_id, cancellation.reason)
     return _shop_part_out(view)
 
@@ -225,7 +236,7 @@ async def withdraw_lines(order_id: UUID, shop_id: UUID, withdrawal: LinesWithdra
                          runtime: Runtime, actor: CurrentUser,
                          idempotency_key: WithdrawalKey = None):
     """The shop withdraws units of some lines of its part (the rest is prepared) while the order
-    is confirmed and the part pending: its owner, or an administrator of its hub or of the
+    is confirmed and the part pending or prepared: its owner, or an administrator of its hub or of the
     platform acting for it (recorded on the part). The units are refunded and released.
     Withdrawing all that is left of the part cancels the part. More than is left of a line, or a
     line not in the part: 422."""

@@ -47,6 +47,7 @@ class OrderStatus(StrEnum):
 
 class PartStatus(StrEnum):
     PENDING = "pending"
+    PREPARED = "prepared"  # the shop says so; staff may check in a part never marked
     DROPPED_OFF = "dropped_off"
     HANDED_OVER = "handed_over"
     CANCELLED = "cancelled"
@@ -75,6 +76,7 @@ class Trigger(StrEnum):
 
 
 class PartTrigger(StrEnum):
+    PREPARED = "prepared"
     DROPPED_OFF = "dropped_off"
     HANDED_OVER = "handed_over"
     CANCELLED = "cancelled"
@@ -93,12 +95,18 @@ _ORDER_TRANSITIONS: dict[Trigger, dict[OrderStatus, OrderStatus]] = {
 }
 
 _PART_TRANSITIONS: dict[PartTrigger, dict[PartStatus, PartStatus]] = {
-    PartTrigger.DROPPED_OFF: {PartStatus.PENDING: PartStatus.DROPPED_OFF},
+    PartTrigger.PREPARED: {PartStatus.PENDING: PartStatus.PREPARED},
+    PartTrigger.DROPPED_OFF: {PartStatus.PENDING: PartStatus.DROPPED_OFF,
+                              PartStatus.PREPARED: PartStatus.DROPPED_OFF},
     PartTrigger.HANDED_OVER: {PartStatus.PENDING: PartStatus.HANDED_OVER,
+                              PartStatus.PREPARED: PartStatus.HANDED_OVER,
                               PartStatus.DROPPED_OFF: PartStatus.HANDED_OVER},
     PartTrigger.CANCELLED: {PartStatus.PENDING: PartStatus.CANCELLED,
+                            PartStatus.PREPARED: PartStatus.CANCELLED,
                             PartStatus.DROPPED_OFF: PartStatus.CANCELLED},
 }
+# Parts the shop may still give up or withdraw lines from: not yet at the hub.
+PARTS_AT_THE_SHOP = (PartStatus.PENDING, PartStatus.PREPARED)
 
 SHOP_VISIBLE_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.READY, OrderStatus.COMPLETED)
 
@@ -127,12 +135,26 @@ def payment_after_refund(paid_cents: int | None, refunded_cents: int) -> Payment
 
 
 def check_part_cancellable(order_status: str, part_status: str) -> None:
-    """A shop may drop its part of a paid order only while the part is still to be prepared."""
+    """A shop may drop its part of a paid order only while the part is still at the shop."""
     if order_status != OrderStatus.CONFIRMED:
         raise Conflict(f"a part can only be cancelled while the order is confirmed; "
                        f"this order is {order_status}")
+    if part_status not in PARTS_AT_THE_SHOP:
+        raise Conflict(f"only a pending or prepared part can be cancelled; this part is "
+                       f"{part_status}")
+
+
+def newly_prepared(order_status: str, part_status: str) -> bool:
+    """Whether marking the part prepared changes it: False when it already is (marking twice is
+    harmless); Conflict once the part left the shop or the order is not confirmed."""
+    if part_status == PartStatus.PREPARED:
+        return False
+    if order_status != OrderStatus.CONFIRMED:
+        raise Conflict(f"a part can only be marked prepared while the order is confirmed; "
+                       f"this order is {order_status}")
     if part_status != PartStatus.PENDING:
-        raise Conflict(f"only a pending part can be cancelled; this part is {part_status}")
+        raise Conflict(f"only a pending part can be marked prepared; this part is {part_status}")
+    return True
 
 
 def check_lines_withdrawable(order_status: str, part_status: str) -> None:
@@ -140,9 +162,9 @@ def check_lines_withdrawable(order_status: str, part_status: str) -> None:
     if order_status != OrderStatus.CONFIRMED:
         raise Conflict(f"lines can only be withdrawn while the order is confirmed; "
                        f"this order is {order_status}")
-    if part_status != PartStatus.PENDING:
-        raise Conflict(f"lines can only be withdrawn from a pending part; this part is "
-                       f"{part_status}")
+    if part_status not in PARTS_AT_THE_SHOP:
+        raise Conflict(f"lines can only be withdrawn from a pending or prepared part; this "
+                       f"part is {part_status}")
 
 
 def withdrawal_digest(asked: Iterable[tuple[UUID, int]], reason: str) -> str:
@@ -274,6 +296,13 @@ class VariantOffer:
     price_cents: int
     available: bool
     stock: int | None = None
+    member_price_cents: int | None = None
+
+    def price_for(self, member: bool) -> int:
+        """What one unit costs a member of the hub, or anyone else."""
+        if member and self.member_price_cents is not None:
+            return min(self.member_price_cents, self.price_cents)
+        return self.price_cents
 
     @property
     def sold_out(self) -> bool:
@@ -343,9 +372,11 @@ class PricedPart:
 
 
 def price_basket(basket: Basket, *, hub_known: bool, slot: SlotChoice | None,
-                 offers: Mapping[UUID, ProductOffer], now: datetime) -> list[PricedPart]:
-    """The basket priced from the read models and split by shop, in the order of its lines;
-    InvalidBasket names everything wrong with it at once."""
+                 offers: Mapping[UUID, ProductOffer], now: datetime,
+                 member: bool = False) -> list[PricedPart]:
+    """The basket priced from the read models and split by shop, in the order of its lines, at
+    the member prices for a ``member`` of the hub; InvalidBasket names everything wrong with it
+    at once."""
     if not hub_known:
         raise InvalidBasket(f"unknown hub {basket.hub_id}")
     problems = _slot_problems(basket, slot, now)
@@ -364,10 +395,31 @@ def price_basket(basket: Basket, *, hub_known: bool, slot: SlotChoice | None,
             problems.append(f"only {variant.stock} left of product {offer.id} "
                             f"({article(offer.name, variant.label)}): {quantity} asked for")
         lines[variant.id] = PricedLine(offer.id, variant.id, offer.shop_id, offer.name,
-                                       variant.label, quantity, variant.price_cents)
+                                       variant.label, quantity, variant.price_for(member))
     if problems:
         raise InvalidBasket("; ".join(problems), details=problems)
     return _split_by_shop(list(lines.values()))
+
+
+def membership_page(hub_id: UUID) -> str:
+    """The pickup service's page where a resident joins the hub (and pays its member prices)."""
+    return f"/pickup/hubs/{hub_id}/adhesion"
+
+
+class MembershipTerms(Protocol):
+    started_at: datetime | None
+    expires_at: datetime | None
+    ended_at: datetime | None
+
+
+def is_member(memberships: Iterable[MembershipTerms], now: datetime) -> bool:
+    """Whether one of the resident's memberships of a hub holds at ``now``: started, not expired,
+    and not ended since its latest start (an end before it closed an earlier term)."""
+    return any(
+        m.started_at is not None and m.started_at <= now
+        and (m.expires_at is None or now < m.expires_at)
+        and (m.ended_at is None or m.ended_at < m.started_at)
+        for m in memberships)
 
 
 def _slot_problems(basket: Basket, slot: SlotChoice | None, now: datetime) -> list[str]:

@@ -18,16 +18,20 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Conflict, DomainError
+from libs.kit.i18n import N_, babel_locale
+from libs.kit.i18n import gettext as _
 from libs.kit.months import Month, months_from
-from libs.kit.pages import LOCALE, problem_page, sign_in_redirect, sign_in_url, templates_for
+from libs.kit.pages import problem_page, sign_in_redirect, sign_in_url, templates_for
 from services.order import use_cases
 from services.order.domain import (
     MAX_QUANTITY,
+    PARTS_AT_THE_SHOP,
     Basket,
     InvalidBasket,
     OrderStatus,
     PartStatus,
     article,
+    membership_page,
     statement_url,
 )
 from services.order.use_cases import OrderView, utc_now
@@ -36,34 +40,36 @@ router = APIRouter(include_in_schema=False)
 templates = templates_for(__file__)
 
 ORDER_STATUS_LABELS = {
-    "placed": "Reçue : stock et créneau en cours de vérification",
-    "awaiting_payment": "En attente de paiement",
-    "confirmed": "Payée : les commerçants préparent votre commande",
-    "ready": "Prête : à retirer au tiers-lieu",
-    "completed": "Retirée",
-    "rejected": "Refusée",
-    "cancelled": "Annulée",
-    "no_show": "Non retirée",
+    "placed": N_("Reçue : stock et créneau en cours de vérification"),
+    "awaiting_payment": N_("En attente de paiement"),
+    "confirmed": N_("Payée : les commerçants préparent votre commande"),
+    "ready": N_("Prête : à retirer au tiers-lieu"),
+    "completed": N_("Retirée"),
+    "rejected": N_("Refusée"),
+    "cancelled": N_("Annulée"),
+    "no_show": N_("Non retirée"),
 }
 PART_STATUS_LABELS = {
-    "pending": "À préparer",
-    "dropped_off": "Déposée au tiers-lieu",
-    "handed_over": "Remise",
-    "cancelled": "Annulée",
+    "pending": N_("À préparer"),
+    "prepared": N_("Préparée"),
+    "dropped_off": N_("Déposée au tiers-lieu"),
+    "handed_over": N_("Remise"),
+    "cancelled": N_("Annulée"),
 }
-templates.env.filters["order_status"] = lambda status: ORDER_STATUS_LABELS.get(status, status)
-templates.env.filters["part_status"] = lambda status: PART_STATUS_LABELS.get(status, status)
+templates.env.filters["order_status"] = lambda status: _(ORDER_STATUS_LABELS.get(status, status))
+templates.env.filters["part_status"] = lambda status: _(PART_STATUS_LABELS.get(status, status))
 templates.env.filters["month_label"] = lambda month: format_date(
-    date(month.year, month.month, 1), "LLLL y", locale=LOCALE)
-templates.env.filters["percent"] = lambda share: format_percent(share, locale=LOCALE)
+    date(month.year, month.month, 1), "LLLL y", locale=babel_locale())
+templates.env.filters["percent"] = lambda share: format_percent(share, locale=babel_locale())
 templates.env.globals["article"] = article
 templates.env.globals["statement_url"] = statement_url
 
 REFRESH_WHILE_WAITING_S = "5"
 MAX_REASON_LENGTH = 500
-PART_CANCELLED_NOTICE = "La part a été annulée ; le client sera remboursé de son montant."
-LINES_WITHDRAWN_NOTICE = ("Le produit a été retiré de la commande ; le client sera remboursé "
-                          "des unités retirées.")
+PART_PREPARED_NOTICE = N_("La part est marquée préparée : déposez-la au tiers-lieu.")
+PART_CANCELLED_NOTICE = N_("La part a été annulée ; le client sera remboursé de son montant.")
+LINES_WITHDRAWN_NOTICE = N_("Le produit a été retiré de la commande ; le client sera remboursé "
+                            "des unités retirées.")
 SALES_MONTHS_SHOWN = 12
 MONTHS_OFFERED = 24
 
@@ -103,12 +109,12 @@ async def checkout(hub_id: UUID, request: Request, runtime: Runtime, viewer: May
     except Conflict:
         return await _basket_page(
             request, runtime, viewer, hub_id, form_token=uuid4().hex, form=form, status_code=409,
-            error="Ce formulaire a déjà servi pour une autre commande : vérifiez votre panier "
-                  "et validez à nouveau.")
+            error=_("Ce formulaire a déjà servi pour une autre commande : vérifiez votre panier "
+                    "et validez à nouveau."))
     except DomainError as exc:
         return await _basket_page(request, runtime, viewer, hub_id, form_token=form_token,
                                   form=form, status_code=exc.status,
-                                  error=f"Commande impossible : {exc.message}")
+                                  error=_("Commande impossible : %(why)s") % {"why": exc.message})
     return RedirectResponse(f"/orders/{order.id}", status_code=303)
 
 
@@ -118,8 +124,9 @@ async def shop_parts(shop_id: UUID, request: Request, runtime: Runtime,
     if viewer is None:
         return sign_in_redirect(request)
     notice = (PART_CANCELLED_NOTICE if "annulee" in request.query_params
-              else LINES_WITHDRAWN_NOTICE if "retrait" in request.query_params else None)
-    return await _shop_page(request, runtime, viewer, shop_id, notice=notice)
+              else LINES_WITHDRAWN_NOTICE if "retrait" in request.query_params
+              else PART_PREPARED_NOTICE if "preparee" in request.query_params else None)
+    return await _shop_page(request, runtime, viewer, shop_id, notice=notice and _(notice))
 
 
 @router.get("/shops/{shop_id}/ventes")
@@ -143,6 +150,20 @@ async def shop_sales(shop_id: UUID, request: Request, runtime: Runtime, viewer: 
                                        at_most=MONTHS_OFFERED)[::-1])
 
 
+@router.post("/shops/{shop_id}/parts/{order_id}/prepared")
+async def mark_part_prepared(shop_id: UUID, order_id: UUID, request: Request, runtime: Runtime,
+                             viewer: MaybeUser) -> Response:
+    if viewer is None:
+        return sign_in_redirect(request, f"/orders/shops/{shop_id}")
+    try:
+        await use_cases.mark_part_prepared(runtime, viewer, order_id, shop_id)
+    except DomainError as exc:
+        return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
+                                error=_("Impossible de marquer la part préparée : %(why)s")
+                                % {"why": exc.message})
+    return RedirectResponse(f"/orders/shops/{shop_id}?preparee=1", status_code=303)
+
+
 @router.post("/shops/{shop_id}/parts/{order_id}/cancel")
 async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: Runtime,
                       viewer: MaybeUser) -> Response:
@@ -151,13 +172,13 @@ async def cancel_part(shop_id: UUID, order_id: UUID, request: Request, runtime: 
     reason = " ".join(str((await request.form()).get("reason", "")).split())
     if not 0 < len(reason) <= MAX_REASON_LENGTH:
         return await _shop_page(request, runtime, viewer, shop_id, status_code=422,
-                                error=f"Indiquez le motif de l'annulation "
-                                      f"({MAX_REASON_LENGTH} caractères au plus).")
+                                error=_("Indiquez le motif de l'annulation (%(count)d caractères "
+                                        "au plus).") % {"count": MAX_REASON_LENGTH})
     try:
         await use_cases.cancel_part(runtime, viewer, order_id, shop_id, reason)
     except DomainError as exc:
         return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
-                                error=f"Annulation impossible : {exc.message}")
+                                error=_("Annulation impossible : %(why)s") % {"why": exc.message})
     return RedirectResponse(f"/orders/shops/{shop_id}?annulee=1", status_code=303)
 
 
@@ -173,8 +194,9 @@ async def withdraw_line(shop_id: UUID, order_id: UUID, variant_id: UUID, request
     quantity = str(form.get("quantity", "")).strip()
     if not 0 < len(reason) <= MAX_REASON_LENGTH or not quantity.isdigit() or int(quantity) < 1:
         return await _shop_page(request, runtime, viewer, shop_id, status_code=422,
-                                error=f"Indiquez combien d'unités retirer (1 au moins) et le "
-                                      f"motif ({MAX_REASON_LENGTH} caractères au plus).")
+                                error=_("Indiquez combien d'unités retirer (1 au moins) et le "
+                                        "motif (%(count)d caractères au plus).")
+                                % {"count": MAX_REASON_LENGTH})
     form_token = str(form.get("form_token", "")).strip()[:64]
     try:
         view = await use_cases.withdraw_lines(
@@ -182,7 +204,7 @@ async def withdraw_line(shop_id: UUID, order_id: UUID, variant_id: UUID, request
             f"page:{form_token}:{variant_id}" if form_token else None)
     except DomainError as exc:
         return await _shop_page(request, runtime, viewer, shop_id, status_code=exc.status,
-                                error=f"Retrait impossible : {exc.message}")
+                                error=_("Retrait impossible : %(why)s") % {"why": exc.message})
     done = "annulee" if view.part.status == PartStatus.CANCELLED else "retrait"
     return RedirectResponse(f"/orders/shops/{shop_id}?{done}=1", status_code=303)
 
@@ -216,14 +238,14 @@ def _basket_from(hub_id: UUID, form: FormData) -> Basket:
              for name, value in form.multi_items()
              if name.startswith("qty-") and str(value).strip() not in ("", "0")]
     if not lines:
-        raise InvalidBasket("choisissez au moins un produit.")
+        raise InvalidBasket(_("choisissez au moins un produit."))
     if not form.get("slot_id"):
-        raise InvalidBasket("choisissez un créneau de retrait.")
+        raise InvalidBasket(_("choisissez un créneau de retrait."))
     try:
         return Basket(hub_id=hub_id, slot_id=form.get("slot_id"), lines=lines)
     except ValidationError:
-        raise InvalidBasket(f"vérifiez le créneau et les quantités (de 0 à {MAX_QUANTITY} par "
-                            "produit).") from None
+        raise InvalidBasket(_("vérifiez le créneau et les quantités (de 0 à %(count)d par "
+                              "produit).") % {"count": MAX_QUANTITY}) from None
 
 
 def _basket_line(field: str, quantity: str) -> dict:
@@ -235,7 +257,7 @@ async def _basket_page(request: Request, runtime: Runtime, viewer: Principal | N
                        hub_id: UUID, *, form_token: str, form: FormData | None = None,
                        status_code: int = 200, error: str | None = None) -> Response:
     try:
-        offer = await use_cases.hub_offer(runtime, hub_id)
+        offer = await use_cases.hub_offer(runtime, hub_id, viewer)
     except DomainError as exc:
         return _problem(request, viewer, exc)
     quantities = {name.removeprefix("qty-"): str(value) for name, value in form.multi_items()
@@ -243,7 +265,8 @@ async def _basket_page(request: Request, runtime: Runtime, viewer: Principal | N
     return _render(request, "basket.html", viewer, status_code=status_code, error=error,
                    offer=offer, form_token=form_token, quantities=quantities,
                    chosen_slot=str(form.get("slot_id", "")) if form else "",
-                   login_url=sign_in_url(f"/orders/hubs/{hub_id}"))
+                   login_url=sign_in_url(f"/orders/hubs/{hub_id}"),
+                   membership_url=membership_page(hub_id))
 
 
 async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop_id: UUID, *,
@@ -253,9 +276,16 @@ async def _shop_page(request: Request, runtime: Runtime, viewer: Principal, shop
         shop_parts = await use_cases.parts_to_prepare(runtime, viewer, shop_id)
     except DomainError as exc:
         return _problem(request, viewer, exc)
+    parts = shop_parts.parts
+    to_prepare = [view for view in parts if view.part.status == PartStatus.PENDING
+                  and view.order.status == OrderStatus.CONFIRMED]
+    prepared = [view for view in parts if view.part.status == PartStatus.PREPARED]
+    sorted_ids = {id(view) for view in to_prepare + prepared}
     return _render(request, "shop.html", viewer, status_code=status_code, error=error,
                    notice=notice, shop=shop_parts.shop, for_shop=shop_parts.for_shop,
-                   parts=shop_parts.parts, confirmed=OrderStatus.CONFIRMED,
+                   parts=parts, to_prepare=to_prepare, prepared=prepared,
+                   others=[view for view in parts if id(view) not in sorted_ids],
+                   confirmed=OrderStatus.CONFIRMED, at_the_shop=PARTS_AT_THE_SHOP,
                    form_token=uuid4().hex)
 
 

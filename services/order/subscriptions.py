@@ -13,6 +13,8 @@ from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceed
 from libs.contracts.pickup import (
     HubOpened,
     HubStaffAssigned,
+    MembershipEnded,
+    MembershipStarted,
     NoShowRecorded,
     PartDroppedOff,
     PickedUp,
@@ -48,4 +50,6 @@ SUBSCRIPTIONS = {
     PickupReady: [use_cases.make_order_ready],
     PickedUp: [use_cases.complete_order],
     NoShowRecorded: [use_cases.record_no_show],
+    MembershipStarted: [use_cases.record_membership_started],
+    MembershipEnded: [use_cases.record_membership_ended],
 }

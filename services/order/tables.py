@@ -90,6 +90,7 @@ class ProductVariant(OrderTable, table=True):
     product_id: UUID = Field(index=True)
     label: str = Field(max_length=50)
     price_cents: int
+    member_price_cents: int | None = None  # what members of the hub pay instead
     available: bool = True
     position: int  # the catalog's order of the product's variants
 
@@ -106,6 +107,21 @@ class VariantStock(OrderTable, table=True):
     product_id: UUID = Field(index=True)
     available: int
     revision: int
+
+
+class Membership(OrderTable, table=True):
+    """A resident's membership of a hub (MembershipStarted, MembershipEnded): they are a member
+    from its latest start until it expires, unless it ended since. Either event may come first;
+    each keeps its latest time, so a membership renewed under the same id starts again."""
+
+    __tablename__ = "memberships"
+
+    id: UUID = Field(primary_key=True)
+    hub_id: UUID
+    resident_id: UUID = Field(index=True)
+    started_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Order(OrderTable, table=True):

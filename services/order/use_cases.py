@@ -1,6 +1,6 @@
 """What the order service does: place orders, move them along the saga as events arrive, expire
-the unpaid ones, let shops (or the association acting for them) cancel their parts; and the reads
-its API and pages show, a shop's sales among them.
+the unpaid ones, let shops (or the association acting for them) mark their parts prepared or
+cancel them; and the reads its API and pages show, a shop's sales among them.
 
 Every change to an order first locks the order's row (SELECT ... FOR UPDATE on PostgreSQL; SQLite
 serialises writers anyway), so two events racing for one order (StockReserved and SlotHeld, or a
@@ -36,6 +36,7 @@ from libs.contracts.order import (
     OrderConfirmed,
     OrderLinesCancelled,
     OrderPartCancelled,
+    OrderPartPrepared,
     OrderPlaced,
     OrderReady,
     OrderRejected,
@@ -47,6 +48,8 @@ from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceed
 from libs.contracts.pickup import (
     HubOpened,
     HubStaffAssigned,
+    MembershipEnded,
+    MembershipStarted,
     NoShowRecorded,
     PartDroppedOff,
     PickedUp,
@@ -85,9 +88,11 @@ from services.order.domain import (
     article,
     check_lines_withdrawable,
     check_part_cancellable,
+    is_member,
     is_payment_overdue,
     may_act_for_shop,
     may_read_order,
+    newly_prepared,
     order_after,
     part_after,
     part_outcome,
@@ -104,6 +109,7 @@ from services.order.tables import (
     Hub,
     HubStaff,
     LineWithdrawal,
+    Membership,
     Order,
     OrderLine,
     OrderPart,
@@ -175,11 +181,13 @@ class ShopOffer:
 
 @dataclass(frozen=True)
 class HubOffer:
-    """What a resident may put in a basket at a hub, and when they may collect it."""
+    """What a resident may put in a basket at a hub, and when they may collect it; ``member``
+    when they are a member of the hub (they pay its member prices)."""
 
     hub: Hub
     shops: list[ShopOffer]
     slots: list[Slot]
+    member: bool = False
 
 
 # --- read models ---------------------------------------------------------------------------
@@ -232,8 +240,9 @@ async def record_product(event: ProductListed | ProductChanged, uow: UnitOfWork)
     for position, variant in enumerate(event.variants):
         await _upsert(session, ProductVariant, variant.variant_id, id=variant.variant_id,
                       product_id=event.product_id, label=variant.label,
-                      price_cents=variant.price_cents, available=variant.available,
-                      position=position)
+                      price_cents=variant.price_cents,
+                      member_price_cents=variant.member_price_cents,
+                      available=variant.available, position=position)
 
 
 async def record_stock_level(event: StockLevelChanged, uow: UnitOfWork) -> None:
@@ -241,14 +250,52 @@ async def record_stock_level(event: StockLevelChanged, uow: UnitOfWork) -> None:
     deliveries racing on PostgreSQL cannot both insert); a level for a variant not known yet is
     kept for when its product is."""
     table = VariantStock.__table__
-    dialect = postgresql if uow.session.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(variant_id=event.variant_id,
-                                             product_id=event.product_id,
-                                             available=event.available, revision=event.revision)
+    statement = _dialect(uow).insert(table).values(
+        variant_id=event.variant_id, product_id=event.product_id, available=event.available,
+        revision=event.revision)
     await uow.session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.variant_id],
         set_={"available": statement.excluded.available, "revision": statement.excluded.revision},
         where=table.c.revision < statement.excluded.revision))
+
+
+async def record_membership_started(event: MembershipStarted, uow: UnitOfWork) -> None:
+    """The latest start wins with its expiry, whatever came before (an end included: it stays,
+    and tells whether it closed this term or an earlier one)."""
+    table = Membership.__table__
+    statement = _dialect(uow).insert(table).values(
+        id=event.membership_id, hub_id=event.hub_id, resident_id=event.resident_id,
+        started_at=event.started_at, expires_at=event.expires_at)
+    await uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"started_at": statement.excluded.started_at,
+              "expires_at": statement.excluded.expires_at},
+        where=or_(table.c.started_at.is_(None),
+                  table.c.started_at <= statement.excluded.started_at)))
+
+
+async def record_membership_ended(event: MembershipEnded, uow: UnitOfWork) -> None:
+    """The latest end is kept; one arriving before its start is kept for it."""
+    table = Membership.__table__
+    statement = _dialect(uow).insert(table).values(
+        id=event.membership_id, hub_id=event.hub_id, resident_id=event.resident_id,
+        ended_at=event.ended_at)
+    await uow.session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={"ended_at": statement.excluded.ended_at},
+        where=or_(table.c.ended_at.is_(None), table.c.ended_at < statement.excluded.ended_at)))
+
+
+def _dialect(uow: UnitOfWork):
+    """Where the upserts of the read models come from: each engine has its own ON CONFLICT."""
+    return postgresql if uow.session.bind.dialect.name == "postgresql" else sqlite
+
+
+async def _member_of_hub(session: AsyncSession, resident_id: UUID, hub_id: UUID,
+                       now: datetime) -> bool:
+    memberships = (await session.exec(select(Membership).where(
+        Membership.resident_id == resident_id, Membership.hub_id == hub_id))).all()
+    return is_member(memberships, now)
 
 
 async def _upsert(session: AsyncSession, model: type, key, **values) -> None:
@@ -303,7 +350,8 @@ async def _new_order(uow: UnitOfWork, resident: Principal, basket: Basket, key: 
         col(Product.id).in_({line.product_id for line in basket.lines})))).all()
     offers = {offer.id: offer for offer in await _offers(session, list(products))}
     parts = price_basket(basket, hub_known=await session.get(Hub, basket.hub_id) is not None,
-                         slot=await session.get(Slot, basket.slot_id), offers=offers, now=now)
+                         slot=await session.get(Slot, basket.slot_id), offers=offers, now=now,
+                         member=await _member_of_hub(session, resident.user_id, basket.hub_id, now))
     order = Order(id=uuid4(), hub_id=basket.hub_id, slot_id=basket.slot_id,
                   resident_id=resident.user_id, resident_email=resident.email,
                   idempotency_key=key, basket_digest=digest, correlation_id=uow.correlation_id,
@@ -508,6 +556,25 @@ async def cancel_part(runtime: ServiceRuntime, actor: Principal, order_id: UUID,
         uow.correlation_id = order.correlation_id
         lines = await _lines(uow.session, order_id, shop_id)
         await _give_up_part(uow, actor, shop, for_shop, order, part, lines, reason)
+        slot = await uow.session.get(Slot, order.slot_id)
+        withdrawals = await _withdrawals_of(uow.session, [order_id], shop_id)
+    return ShopPartView(order, slot, part, lines, withdrawals.get(order_id, []))
+
+
+async def mark_part_prepared(runtime: ServiceRuntime, actor: Principal, order_id: UUID,
+                             shop_id: UUID) -> ShopPartView:
+    """The shop says its part is ready to be dropped off at the hub; saying it again changes
+    nothing."""
+    async with runtime.unit_of_work() as uow:
+        await _shop_run_by(uow.session, actor, shop_id)
+        order, part = await _part_for_update(uow.session, order_id, shop_id)
+        if newly_prepared(order.status, part.status):
+            uow.correlation_id = order.correlation_id
+            part.status = part_after(part.status, PartTrigger.PREPARED)
+            order.updated_at = utc_now()
+            await uow.emit(OrderPartPrepared(order_id=order_id, shop_id=shop_id,
+                                             prepared_at=order.updated_at))
+        lines = await _lines(uow.session, order_id, shop_id)
         slot = await uow.session.get(Slot, order.slot_id)
         withdrawals = await _withdrawals_of(uow.session, [order_id], shop_id)
     return ShopPartView(order, slot, part, lines, withdrawals.get(order_id, []))
@@ -762,11 +829,14 @@ def _counted_in(shop_id: UUID, start: datetime, end: datetime):
             within(col(Order.completed_at)), within(col(Order.confirmed_at))))))
 
 
-async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
+async def hub_offer(runtime: ServiceRuntime, hub_id: UUID,
+                    viewer: Principal | None = None) -> HubOffer:
     async with runtime.database.sessions() as session:
         hub = await session.get(Hub, hub_id)
         if hub is None:
             raise NotFound(f"no hub {hub_id}")
+        member = viewer is not None and await _member_of_hub(session, viewer.user_id, hub_id,
+                                                           utc_now())
         products = (await session.exec(
             select(Product).where(Product.hub_id == hub_id, col(Product.available).is_(True))
             .order_by(Product.name))).all()
@@ -783,7 +853,7 @@ async def hub_offer(runtime: ServiceRuntime, hub_id: UUID) -> HubOffer:
             by_shop.setdefault(offer.shop_id, []).append(offer)
     shops = sorted((ShopOffer(shop_id, names.get(shop_id, ""), shop_products)
                     for shop_id, shop_products in by_shop.items()), key=lambda s: s.shop_name)
-    return HubOffer(hub, shops, list(slots))
+    return HubOffer(hub, shops, list(slots), member)
 
 
 async def _offers(session: AsyncSession, products: list[Product]) -> list[ProductOffer]:
@@ -795,7 +865,7 @@ async def _offers(session: AsyncSession, products: list[Product]) -> list[Produc
             .where(col(ProductVariant.product_id).in_(list(variants)))
             .order_by(ProductVariant.position))).all():
         variants[v.product_id].append(VariantOffer(v.id, v.label, v.price_cents, v.available,
-                                                   stock))
+                                                   stock, v.member_price_cents))
     closed = set((await session.exec(select(Shop.id).where(
         col(Shop.id).in_({product.shop_id for product in products}),
         Shop.status != "active"))).all())

@@ -23,6 +23,7 @@ from libs.kit.runtime import ServiceRuntime
 from libs.messaging.port import Record
 from services.order.bootstrap import OrderSettings
 from services.order.main import create_app
+from tests.support.csrf import csrf_ready
 
 _offsets = itertools.count()
 
@@ -63,7 +64,7 @@ async def running_order_service(tmp_path, database_url: str | None = None, **set
     async with app.router.lifespan_context(app):
         private_key, _ = runtime.settings.jwt_key_files()
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://hub")) as client:
             yield OrderService(client, runtime, TokenIssuer(private_key.read_text()))
 
 
