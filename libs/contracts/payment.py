@@ -53,10 +53,12 @@ class PaymentSucceeded(PaymentEvent):
 
 
 class ProcessorFeeCharged(PaymentEvent):
-    """What the payment processor kept of a payment (Stripe's fee); the platform bears it."""
+    """What the payment processor kept of a payment (Stripe's fee); the platform bears it. The
+    payment is an order's (``order_id``) or a membership fee's (``membership_id``)."""
 
     payment_id: UUID
-    order_id: UUID
+    order_id: UUID | None = None
+    membership_id: UUID | None = None
     fee_cents: int = Field(ge=0)
 
 

@@ -27,7 +27,8 @@ router = APIRouter(prefix="/api/v1", tags=["payment"])
 
 class PaymentOut(BaseModel):
     id: UUID
-    order_id: UUID
+    order_id: UUID | None
+    membership_id: UUID | None
     status: PaymentStatus
     amount_cents: int
     commission_cents: int | None
@@ -111,8 +112,9 @@ class TransferOut(BaseModel):
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 async def get_payment(payment_id: UUID, runtime: Runtime, principal: CurrentUser):
-    """The paying resident's payment (platform administrators see every one). ``provider`` is
-    null until the provider has opened it, ``commission_cents`` until it succeeded."""
+    """The paying resident's payment (platform administrators see every one): an order's, or a
+    membership fee's (``order_id`` null). ``provider`` is null until the provider has opened it,
+    ``commission_cents`` until it succeeded."""
     return await use_cases.get_payment(runtime, payment_id, principal)
 
 

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from libs.kit.runtime import Periodic, ServiceDefinition, ServiceRuntime, build_runtime
 from libs.kit.settings import ServiceSettings
 from libs.messaging.port import EventBus
-from services.payment import api, pages, use_cases
+from services.payment import api, membership_pages, pages, use_cases
 from services.payment.domain import FULL_BPS, MAX_COMMISSION_BPS, PaymentProvider
 from services.payment.ledger import api as ledger_api
 from services.payment.ledger import pages as ledger_pages
@@ -40,6 +40,15 @@ class PaymentSettings(ServiceSettings):
                                        "(it also runs as soon as a handler leaves it work)."
     )
 
+    simulated_payments_succeed_at_once: bool = Field(
+        default=False, description="The simulated provider takes every order's payment as soon "
+                                   "as it opens it, as if the resident paid then (benchmarks).")
+
+    membership_sweep_every_s: float = Field(
+        default=5.0, gt=0, description="How often membership fees unpaid after their pay_by "
+                                       "are called off."
+    )
+
     @model_validator(mode="after")
     def _stripe_is_configured(self) -> PaymentSettings:
         if self.provider == "stripe" and not (
@@ -56,10 +65,12 @@ SERVICE = ServiceDefinition(
     prefix="/payments",
     metadata=PaymentTable.metadata,
     subscriptions=SUBSCRIPTIONS,
-    routers=[api.router, pages.router, pages.payouts_router, ledger_api.router,
-             ledger_pages.router],
+    routers=[api.router, pages.router, pages.payouts_router, membership_pages.router,
+             ledger_api.router, ledger_pages.router],
     periodic=[Periodic(every_s=lambda settings: settings.provider_sync_every_s,
-                       run=use_cases.sync_with_provider)],
+                       run=use_cases.sync_with_provider),
+              Periodic(every_s=lambda settings: settings.membership_sweep_every_s,
+                       run=use_cases.call_off_overdue_memberships)],
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID, uuid5
@@ -153,6 +154,12 @@ def status_after_order_cancelled(status: PaymentStatus) -> PaymentStatus | None:
     return PaymentStatus.CANCELLED if status == PaymentStatus.PENDING else None
 
 
+def is_overdue(status: PaymentStatus, pay_by: datetime, now: datetime) -> bool:
+    """A membership fee not paid by its ``pay_by`` is called off (an order's payment is called
+    off by its order, which keeps its own clock)."""
+    return status == PaymentStatus.PENDING and pay_by <= now
+
+
 def ensure_simulatable(status: PaymentStatus, opened: bool) -> None:
     if status != PaymentStatus.PENDING:
         raise Conflict(f"this payment is {status}, no longer pending: it cannot be paid or refused")
@@ -205,6 +212,11 @@ def reversal_id(refund_id: UUID, shop_id: UUID) -> UUID:
     return uuid5(refund_id, f"reversal:{shop_id}")
 
 
+def may_pay_membership(principal: Principal, resident_id: UUID) -> bool:
+    """A membership fee's page is its resident's alone."""
+    return principal.user_id == resident_id
+
+
 def may_see(principal: Principal, resident_id: UUID) -> bool:
     return principal.user_id == resident_id or principal.is_platform_admin
 
@@ -220,12 +232,14 @@ def may_manage_shop(principal: Principal, owner_id: UUID, hub_admins: set[UUID])
 
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
-    """What the provider is asked to collect: the whole basket, once."""
+    """What the provider is asked to collect, once: an order's whole basket, or a membership
+    fee (``order_id`` None, ``membership_id`` set)."""
 
     payment_id: UUID
-    order_id: UUID
+    order_id: UUID | None
     amount_cents: int
     currency: str
+    membership_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
-"""The payment service's pages, server-rendered in French: the resident's payment page (pay, or,
-with the simulated provider, be refused, then back to the order), and a shop's payouts page
-(its payout account, the way to complete it, and what it was sent)."""
+"""The payment service's pages, server-rendered in French or English: the resident's payment
+page (pay, or, with the simulated provider, be refused, then back to the order), and a shop's
+payouts page (its payout account, the way to complete it, and what it was sent)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.payment import use_cases
@@ -25,18 +27,18 @@ payouts_router = APIRouter(prefix="/shops", include_in_schema=False)
 templates = templates_for(__file__)
 
 STATUS_WORDS = {
-    PaymentStatus.PENDING: "en attente de paiement",
-    PaymentStatus.SUCCEEDED: "payé",
-    PaymentStatus.FAILED: "refusé",
-    PaymentStatus.CANCELLED: "annulé",
+    PaymentStatus.PENDING: N_("en attente de paiement"),
+    PaymentStatus.SUCCEEDED: N_("payé"),
+    PaymentStatus.FAILED: N_("refusé"),
+    PaymentStatus.CANCELLED: N_("annulé"),
 }
 
 TRANSFER_WORDS = {
-    TransferStatus.HELD: "en attente de votre compte de versement",
-    TransferStatus.DUE: "en cours d'envoi",
-    TransferStatus.MADE: "versé",
-    TransferStatus.NOT_NEEDED: "rien à verser",
-    TransferStatus.REFUSED: "refusé par le prestataire (nous nous en occupons)",
+    TransferStatus.HELD: N_("en attente de votre compte de versement"),
+    TransferStatus.DUE: N_("en cours d'envoi"),
+    TransferStatus.MADE: N_("versé"),
+    TransferStatus.NOT_NEEDED: N_("rien à verser"),
+    TransferStatus.REFUSED: N_("refusé par le prestataire (nous nous en occupons)"),
 }
 
 
@@ -48,6 +50,8 @@ async def pay_page(request: Request, payment_id: UUID, runtime: Runtime, princip
     payment = await _payment_or_none(runtime, payment_id, principal)
     if payment is None:
         return _not_found(request, principal)
+    if payment.membership_id is not None:
+        return RedirectResponse(f"/payments/memberships/{payment.membership_id}", status_code=303)
     return _render(request, runtime, principal, payment)
 
 
@@ -76,16 +80,17 @@ async def _payment_or_none(runtime: ServiceRuntime, payment_id: UUID, principal:
 
 
 def _not_found(request: Request, principal: Principal) -> Response:
-    return problem_page(request, principal, 404, message="Ce paiement est introuvable.",
-                        back=("/orders/mine", "Voir mes commandes"))
+    return problem_page(request, principal, 404, message=_("Ce paiement est introuvable."),
+                        back=("/orders/mine", _("Voir mes commandes")))
 
 
 def _problem(payment: Payment) -> str:
     if payment.status != PaymentStatus.PENDING:
-        return f"Ce paiement est {STATUS_WORDS[payment.status]} : il ne peut plus être réglé."
+        return _("Ce paiement est %(status)s : il ne peut plus être réglé.") % {
+            "status": _(STATUS_WORDS[payment.status])}
     if payment.provider_reference is None:
-        return "Ce paiement n'est pas encore prêt : réessayez dans un instant."
-    return "Ce paiement se règle par carte auprès de Stripe, pas sur cette page."
+        return _("Ce paiement n'est pas encore prêt : réessayez dans un instant.")
+    return _("Ce paiement se règle par carte auprès de Stripe, pas sur cette page.")
 
 
 def _render(request: Request, runtime: ServiceRuntime, principal: Principal,
@@ -93,7 +98,7 @@ def _render(request: Request, runtime: ServiceRuntime, principal: Principal,
     context = {
         "principal": principal,
         "payment": payment,
-        "status_word": STATUS_WORDS[payment.status],
+        "status_word": _(STATUS_WORDS[payment.status]),
         "provider": use_cases.provider_of(runtime).name,
         "error": error,
     }
@@ -113,7 +118,8 @@ async def payouts_page(request: Request, shop_id: UUID, runtime: Runtime, princi
     return templates.TemplateResponse(request, "payouts.html", {
         "principal": principal, "shop": shop, "account": account,
         "account_word": _account_word(account), "transfers": transfers,
-        "transfer_words": TRANSFER_WORDS, "taken_back": taken_back,
+        "transfer_words": {status: _(word) for status, word in TRANSFER_WORDS.items()},
+        "taken_back": taken_back,
         "provider": use_cases.provider_of(runtime).name,
     })
 
@@ -164,23 +170,23 @@ async def finish_simulated_onboarding(request: Request, shop_id: UUID, runtime: 
 
 def _account_word(account: PayoutAccount | None) -> str:
     if account is None:
-        return "pas encore ouvert"
+        return _("pas encore ouvert")
     if account.payouts_enabled:
-        return "actif : vos ventes vous sont versées"
+        return _("actif : vos ventes vous sont versées")
     if account.details_submitted:
-        return "en cours de vérification par le prestataire"
-    return "à compléter"
+        return _("en cours de vérification par le prestataire")
+    return _("à compléter")
 
 
 def _refused(request: Request, principal: Principal, refused: DomainError) -> Response:
     if isinstance(refused, Forbidden):
         return problem_page(request, principal, 403,
-                            message="Seuls le commerçant et les responsables de son tiers-lieu "
-                                    "gèrent ses versements.",
-                            back=("/catalog/shops", "Voir mes boutiques"))
+                            message=_("Seuls le commerçant et les responsables de son "
+                                      "tiers-lieu gèrent ses versements."),
+                            back=("/catalog/shops", _("Voir mes boutiques")))
     if isinstance(refused, NotFound):
-        return problem_page(request, principal, 404, message="Cette boutique est introuvable.",
-                            back=("/catalog/shops", "Voir mes boutiques"))
+        return problem_page(request, principal, 404, message=_("Cette boutique est introuvable."),
+                            back=("/catalog/shops", _("Voir mes boutiques")))
     return problem_page(request, principal, refused.status, detail=refused.message,
                         back=(f"/payments/shops/{request.path_params['shop_id']}/payouts",
-                              "Revenir aux versements"))
+                              _("Revenir aux versements")))

@@ -64,8 +64,9 @@ class SimulatedProvider:
 
 class StripeProvider:
     """One PaymentIntent for the whole basket, grouped with the shops' later transfers by the
-    order id (``transfer_group``). Every call that changes something carries an idempotency key
-    derived from our ids (reads change nothing and need none)."""
+    order id (``transfer_group``), or one for a membership fee (no group). Every call that
+    changes something carries an idempotency key derived from our ids (reads change nothing and
+    need none)."""
 
     name = "stripe"
 
@@ -95,9 +96,13 @@ class StripeProvider:
             "amount": payment.amount_cents,
             "currency": payment.currency,
             "payment_method_types": ["card"],
-            "transfer_group": str(payment.order_id),
-            "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.payment_id)},
+            "metadata": {"payment_id": str(payment.payment_id)},
         }
+        if payment.order_id is not None:
+            params["transfer_group"] = str(payment.order_id)
+            params["metadata"]["order_id"] = str(payment.order_id)
+        else:  # a membership fee stays the platform's for the hub: nothing is transferred
+            params["metadata"]["membership_id"] = str(payment.membership_id)
         with _refusals():
             intent = await self._client.v1.payment_intents.create_async(
                 params, {"idempotency_key": f"payment-{payment.payment_id}-create"}

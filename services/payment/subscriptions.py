@@ -9,18 +9,25 @@ from libs.contracts.order import (
     PaymentRequested,
 )
 from libs.contracts.payment import (
+    MembershipFeePaid,
     PaymentSucceeded,
     ProcessorFeeCharged,
     RefundIssued,
     TransferMade,
     TransferReversed,
 )
-from libs.contracts.pickup import HubOpened, HubStaffAssigned, NoShowRecorded
+from libs.contracts.pickup import (
+    HubOpened,
+    HubStaffAssigned,
+    MembershipFeeRequested,
+    NoShowRecorded,
+)
 from services.payment.ledger import use_cases as ledger
 from services.payment.use_cases import (
     call_off_payment,
     pay_shops,
     record_hub_staff,
+    record_membership_fee_request,
     record_payment_request,
     record_shop,
     refund_cancelled_lines,
@@ -35,9 +42,11 @@ SUBSCRIPTIONS = {
     OrderLinesCancelled: [refund_cancelled_lines],
     OrderCompleted: [pay_shops],
     NoShowRecorded: [refund_no_show],
+    MembershipFeeRequested: [record_membership_fee_request],
     ShopOpened: [record_shop],
     HubStaffAssigned: [record_hub_staff],
     PaymentSucceeded: [ledger.post_payment_to_ledger],
+    MembershipFeePaid: [ledger.post_membership_fee_to_ledger],
     ProcessorFeeCharged: [ledger.post_fee_to_ledger],
     RefundIssued: [ledger.post_refund_to_ledger],
     TransferMade: [ledger.post_transfer_to_ledger],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import CheckConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -18,16 +19,22 @@ class PaymentTable(SQLModel, registry=registry()):
 
 
 class Payment(PaymentTable, table=True):
-    """One payment for an order's whole basket.
+    """One payment: for an order's whole basket (``order_id``), or for a resident's membership
+    fee to a hub (``membership_id``, no shares, no commission); exactly one of the two.
 
     ``provider`` and ``provider_reference`` are set once the provider has opened it (the
     provider step, after the request was recorded); the commission (the sum of its shares') once
     the money is in."""
 
     __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("(order_id IS NULL) <> (membership_id IS NULL)",
+                        name="payment_has_one_purpose"),
+    )
 
     id: UUID = Field(primary_key=True)
-    order_id: UUID = Field(unique=True)
+    order_id: UUID | None = Field(default=None, unique=True)
+    membership_id: UUID | None = Field(default=None, unique=True)
     hub_id: UUID
     resident_id: UUID = Field(index=True)
     amount_cents: int

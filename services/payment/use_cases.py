@@ -36,6 +36,8 @@ from libs.contracts.order import (
     PaymentRequested,
 )
 from libs.contracts.payment import (
+    MembershipFeeFailed,
+    MembershipFeePaid,
     PaymentFailed,
     PaymentStarted,
     PaymentSucceeded,
@@ -46,7 +48,7 @@ from libs.contracts.payment import (
     TransferMade,
     TransferReversed,
 )
-from libs.contracts.pickup import HubStaffAssigned, NoShowRecorded
+from libs.contracts.pickup import HubStaffAssigned, MembershipFeeRequested, NoShowRecorded
 from libs.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.payment.domain import (
@@ -69,8 +71,10 @@ from services.payment.domain import (
     commission_cents,
     commission_given_back,
     ensure_simulatable,
+    is_overdue,
     lines_refund_id,
     may_manage_shop,
+    may_pay_membership,
     may_run_hub,
     may_see,
     no_show_refund_id,
@@ -85,6 +89,7 @@ from services.payment.domain import (
     transfer_id,
     whole_refund_id,
 )
+from services.payment.ledger.tables import LedgerHub
 from services.payment.providers import StripeProvider
 from services.payment.tables import (
     HubAdmin,
@@ -105,6 +110,7 @@ log = logging.getLogger(__name__)
 
 PROVIDER_BATCH = 100
 SIMULATED_REFUSAL = "paiement refusé (simulation)"
+OVERDUE = "délai de paiement dépassé"
 PAYMENT_NOTICES = {"payment_intent.succeeded", "payment_intent.payment_failed"}
 ACCOUNT_NOTICE = "account.updated"
 
@@ -162,6 +168,25 @@ async def record_payment_request(requested: PaymentRequested, uow: UnitOfWork) -
         session.add(Share(payment_id=payment_id, shop_id=part.shop_id,
                           amount_cents=part.total_cents, commission_bps=bps,
                           commission_cents=commission_cents(part.total_cents, bps)))
+    _sync_after_commit(uow, payment_id)
+
+
+async def record_membership_fee_request(requested: MembershipFeeRequested, uow: UnitOfWork
+                                        ) -> None:
+    """A resident joins a hub with a fee: one payment, for the hub, with no shares and no
+    commission; the provider step opens it, the overdue sweep calls it off after ``pay_by``."""
+    session = uow.session
+    known = await session.exec(
+        select(Payment.id).where(Payment.membership_id == requested.membership_id))
+    if known.first() is not None:
+        return
+    now, payment_id = _now(), uuid4()
+    session.add(Payment(
+        id=payment_id, membership_id=requested.membership_id, hub_id=requested.hub_id,
+        resident_id=requested.resident_id, amount_cents=requested.amount_cents,
+        currency=requested.currency, pay_by=requested.pay_by, status=PaymentStatus.PENDING,
+        correlation_id=uow.correlation_id, caused_by=_cause(uow), created_at=now, updated_at=now,
+    ))
     _sync_after_commit(uow, payment_id)
 
 
@@ -256,6 +281,27 @@ def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:
     uow.after_commit(partial(sync_with_provider, payment_id=payment_id))
 
 
+async def call_off_overdue_memberships(runtime: ServiceRuntime, now: datetime | None = None
+                                       ) -> None:
+    """Membership fees still unpaid after their ``pay_by``: each called off in its own
+    transaction (``MembershipFeeFailed``), then its payment cancelled at the provider."""
+    now = now or _now()
+    async with runtime.database.sessions() as session:
+        overdue = (await session.exec(
+            select(Payment.id).where(Payment.membership_id.is_not(None),
+                                     Payment.status == PaymentStatus.PENDING,
+                                     Payment.pay_by <= now)
+            .order_by(Payment.pay_by).limit(PROVIDER_BATCH))).all()
+    for payment_id in overdue:
+        async with _payment_work(runtime, payment_id) as (uow, payment):
+            if not is_overdue(payment.status, payment.pay_by, now):
+                continue
+            payment.status, payment.failure_reason = PaymentStatus.CANCELLED, OVERDUE
+            payment.updated_at = _now()
+            await _emit_caused(uow, _failed(payment, OVERDUE), payment.caused_by)
+        await sync_with_provider(runtime, payment_id)
+
+
 # --- requests: payments and refunds
 
 
@@ -263,6 +309,18 @@ async def get_payment(runtime: ServiceRuntime, payment_id: UUID, principal: Prin
     async with runtime.database.sessions() as session:
         payment = await session.get(Payment, payment_id)
     return _visible(payment, payment_id, principal)
+
+
+async def membership_payment(runtime: ServiceRuntime, membership_id: UUID,
+                             principal: Principal) -> tuple[Payment, LedgerHub | None]:
+    """The payment of a membership fee, its resident's only, and its hub (None until this service
+    has heard of it)."""
+    async with runtime.database.sessions() as session:
+        payment = (await session.exec(
+            select(Payment).where(Payment.membership_id == membership_id))).first()
+        if payment is None or not may_pay_membership(principal, payment.resident_id):
+            raise NotFound(f"no payment for membership {membership_id}")
+        return payment, await session.get(LedgerHub, payment.hub_id)
 
 
 async def simulate_outcome(runtime: ServiceRuntime, payment_id: UUID, outcome: Outcome,
@@ -537,8 +595,14 @@ async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, re
     payment.status, payment.updated_at = status, _now()
     if status == PaymentStatus.FAILED:
         payment.failure_reason = reason
-        await uow.emit(PaymentFailed(payment_id=payment.id, order_id=payment.order_id,
-                                     reason=reason))
+        await uow.emit(_failed(payment, reason))
+        return True
+    if payment.membership_id is not None:
+        # Money taken is the hub's even after the fee was called off: the membership follows it.
+        payment.commission_cents = 0
+        await uow.emit(MembershipFeePaid(
+            payment_id=payment.id, membership_id=payment.membership_id, hub_id=payment.hub_id,
+            resident_id=payment.resident_id, amount_cents=payment.amount_cents))
         return True
     shares = await _shares(uow.session, payment.id)
     payment.commission_cents = sum(share.commission_cents for share in shares)
@@ -658,16 +722,23 @@ async def _open(runtime: ServiceRuntime, provider: PaymentProvider, payment: Pay
     except ProviderRefused as refusal:
         await _fail_unopened(runtime, payment.id, f"paiement refusé par le prestataire : {refusal}")
         return
+    paid_at_once = False
     async with _payment_work(runtime, payment.id) as (uow, current):
         if current.provider_reference is not None:
             return
         current.provider, current.provider_reference = provider.name, reference
         current.updated_at = _now()
-        if current.status == PaymentStatus.PENDING:
+        if current.status == PaymentStatus.PENDING and current.order_id is not None:
             await _emit_caused(uow, PaymentStarted(
                 payment_id=current.id, order_id=current.order_id,
                 amount_cents=current.amount_cents, provider=provider.name,
             ), current.caused_by)
+            paid_at_once = (provider.name == "simulated"
+                            and runtime.settings.simulated_payments_succeed_at_once)
+            if paid_at_once:
+                await _apply_outcome(uow, current, Outcome.SUCCEEDED, reason="")
+    if paid_at_once:
+        await _charge_fee(runtime, provider, current)
 
 
 async def _fail_unopened(runtime: ServiceRuntime, payment_id: UUID, reason: str) -> None:
@@ -676,8 +747,7 @@ async def _fail_unopened(runtime: ServiceRuntime, payment_id: UUID, reason: str)
             return
         payment.status, payment.failure_reason = PaymentStatus.FAILED, reason
         payment.updated_at = _now()
-        await _emit_caused(uow, PaymentFailed(payment_id=payment.id, order_id=payment.order_id,
-                                              reason=reason), payment.caused_by)
+        await _emit_caused(uow, _failed(payment, reason), payment.caused_by)
 
 
 async def _cancel(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment) -> None:
@@ -702,9 +772,9 @@ async def _charge_fee(runtime: ServiceRuntime, provider: PaymentProvider, paymen
         if await uow.session.get(ProcessorFee, current.id) is not None:
             return
         uow.session.add(ProcessorFee(payment_id=current.id, fee_cents=fee, recorded_at=_now()))
-        await _emit_caused(uow, ProcessorFeeCharged(payment_id=current.id,
-                                                    order_id=current.order_id, fee_cents=fee),
-                           current.caused_by)
+        await _emit_caused(uow, ProcessorFeeCharged(
+            payment_id=current.id, order_id=current.order_id,
+            membership_id=current.membership_id, fee_cents=fee), current.caused_by)
 
 
 async def _give_back(runtime: ServiceRuntime, provider: PaymentProvider, refund: Refund,
@@ -906,7 +976,16 @@ def _paid(statement, table):
 
 
 def _provider_payment(payment: Payment) -> ProviderPayment:
-    return ProviderPayment(payment.id, payment.order_id, payment.amount_cents, payment.currency)
+    return ProviderPayment(payment.id, payment.order_id, payment.amount_cents, payment.currency,
+                           payment.membership_id)
+
+
+def _failed(payment: Payment, reason: str) -> PaymentFailed | MembershipFeeFailed:
+    """What the payment's requester hears when it fails: the order, or the membership."""
+    if payment.membership_id is not None:
+        return MembershipFeeFailed(payment_id=payment.id, membership_id=payment.membership_id,
+                                   reason=reason)
+    return PaymentFailed(payment_id=payment.id, order_id=payment.order_id, reason=reason)
 
 
 async def _first(session: AsyncSession, payment_id: UUID | None, statement) -> list:

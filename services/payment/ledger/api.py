@@ -8,7 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from libs.auth.web import CurrentUser, PlatformAdmin
 from libs.kit.app import Runtime
@@ -54,6 +54,8 @@ class CommissionLineOut(BaseModel):
     commission_returned_cents: int
     fees_cents: int
     net_cents: int
+    membership_fees_cents: int = Field(description="Membership fees collected for the hub: "
+                                                   "not the platform's, not in net_cents.")
 
 
 class AccountBalanceOut(BaseModel):
@@ -77,14 +79,16 @@ async def get_statement(shop_id: UUID, month: str, runtime: Runtime, principal: 
 @router.get("/reports/commission", response_model=list[CommissionLineOut])
 async def get_commission_report(year: Year, runtime: Runtime, _: PlatformAdmin):
     """Per hub and month of ``year``: paid by residents, refunded to them, the commission kept
-    and given back, the processor's fees, and the platform's net (platform admins)."""
+    and given back, the processor's fees, and the platform's net; and the membership fees
+    collected for the hub (platform admins)."""
     report = await use_cases.platform_commission(runtime, year)
     return [CommissionLineOut(hub_id=line.hub_id, hub_name=report.hub_names.get(line.hub_id),
                               month=str(line.month), gross_cents=line.gross_cents,
                               refunded_cents=line.refunded_cents,
                               commission_cents=line.commission_cents,
                               commission_returned_cents=line.commission_returned_cents,
-                              fees_cents=line.fees_cents, net_cents=line.net_cents)
+                              fees_cents=line.fees_cents, net_cents=line.net_cents,
+                              membership_fees_cents=line.membership_fees_cents)
             for line in report.lines]
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from libs.auth.tokens import Principal
 from libs.contracts.payment import (
+    MembershipFeePaid,
     PaymentSucceeded,
     ProcessorFeeCharged,
     RefundIssued,
@@ -38,6 +39,13 @@ SUSPENSE = "suspense"
 
 SHOP_PREFIX = "shop:"
 PAYABLE_SUFFIX = ":payable"
+HUB_PREFIX = "hub:"
+MEMBERSHIP_FEES_SUFFIX = ":membership_fees"
+
+
+def hub_membership_fees(hub_id: UUID) -> str:
+    """The membership fees the platform collected for the hub (liability, credit balance)."""
+    return f"{HUB_PREFIX}{hub_id}{MEMBERSHIP_FEES_SUFFIX}"
 
 
 def shop_payable(shop_id: UUID) -> str:
@@ -63,10 +71,12 @@ class PostingKind(StrEnum):
     TRANSFER = "transfer"
     REVERSAL = "reversal"
     UNALLOCATED = "unallocated"
+    MEMBERSHIP_FEE = "membership_fee"
 
 
 class TransactionKind(StrEnum):
     PAYMENT = "payment"
+    MEMBERSHIP_FEE = "membership_fee"
     FEE = "fee"
     REFUND = "refund"
     TRANSFER = "transfer"
@@ -105,13 +115,13 @@ class Transaction:
     """One money movement in the journal: postings that sum to zero, none of them empty.
 
     ``key`` names the movement itself (the payment, the refund, the transfer...), so the same
-    movement reported twice is written once."""
+    movement reported twice is written once. A membership fee's movements have no order."""
 
     key: str
     kind: TransactionKind
     occurred_at: datetime
     payment_id: UUID
-    order_id: UUID
+    order_id: UUID | None
     hub_id: UUID | None
     postings: tuple[Posting, ...] = field(default=())
 
@@ -128,7 +138,7 @@ class Transaction:
 
 
 def _journal(key: str, kind: TransactionKind, occurred_at: datetime, payment_id: UUID,
-             order_id: UUID, hub_id: UUID | None, postings: Iterable[Posting]
+             order_id: UUID | None, hub_id: UUID | None, postings: Iterable[Posting]
              ) -> Transaction | None:
     """The transaction of the postings that move something; None when nothing moved."""
     moving = tuple(posting for posting in postings if posting.amount_cents != 0)
@@ -155,6 +165,17 @@ def payment_transaction(paid: PaymentSucceeded, occurred_at: datetime) -> Transa
     postings.append(credit(SUSPENSE, PostingKind.UNALLOCATED, unallocated))
     return _journal(f"payment:{paid.payment_id}", TransactionKind.PAYMENT, occurred_at,
                     paid.payment_id, paid.order_id, paid.hub_id, postings)
+
+
+def membership_fee_transaction(paid: MembershipFeePaid, occurred_at: datetime
+                               ) -> Transaction | None:
+    """A resident's membership fee is in: all of it is the hub's, with no commission."""
+    return _journal(f"membership_fee:{paid.payment_id}", TransactionKind.MEMBERSHIP_FEE,
+                    occurred_at, paid.payment_id, None, paid.hub_id, [
+                        debit(PROCESSOR, PostingKind.MEMBERSHIP_FEE, paid.amount_cents),
+                        credit(hub_membership_fees(paid.hub_id), PostingKind.MEMBERSHIP_FEE,
+                               paid.amount_cents),
+                    ])
 
 
 def fee_transaction(charged: ProcessorFeeCharged, occurred_at: datetime, hub_id: UUID | None
@@ -233,7 +254,7 @@ class Entry:
 
     occurred_at: datetime
     transaction_kind: TransactionKind
-    order_id: UUID
+    order_id: UUID | None
     hub_id: UUID | None
     account: str
     kind: PostingKind
@@ -316,6 +337,8 @@ class CommissionLine:
     commission_cents: int = 0
     commission_returned_cents: int = 0
     fees_cents: int = 0
+    membership_fees_cents: int = 0
+    """Collected for the hub: not the platform's, so not in ``net_cents``."""
 
     @property
     def net_cents(self) -> int:
@@ -325,7 +348,7 @@ class CommissionLine:
 def commission_report(entries: Iterable[Entry]) -> list[CommissionLine]:
     """Per hub and month (of the movement, in Europe/Paris): what residents paid and got back,
     the commission kept and given back, the processor's fees, and what the platform is left
-    with."""
+    with; and the membership fees it collected for the hub."""
     lines: dict[tuple[UUID | None, Month], CommissionLine] = {}
     for entry in entries:
         month = Month.of(entry.occurred_at)
@@ -334,6 +357,8 @@ def commission_report(entries: Iterable[Entry]) -> list[CommissionLine]:
             line.gross_cents += entry.amount_cents
         elif entry.account == PROCESSOR and entry.kind == PostingKind.REFUND:
             line.refunded_cents -= entry.amount_cents
+        elif entry.account == PROCESSOR and entry.kind == PostingKind.MEMBERSHIP_FEE:
+            line.membership_fees_cents += entry.amount_cents
         elif entry.account == PLATFORM_COMMISSION and entry.kind == PostingKind.COMMISSION:
             line.commission_cents -= entry.amount_cents
         elif entry.account == PLATFORM_COMMISSION:

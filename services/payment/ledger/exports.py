@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
+from libs.kit.i18n import N_
 from services.payment.ledger.domain import (
     PARIS,
     QUARTERS,
@@ -18,18 +19,19 @@ from services.payment.ledger.domain import (
 )
 from services.payment.ledger.use_cases import CommissionReport, SellerReport
 
+# French in the CSV (a data format); the statement page shows them in the reader's language.
 OPERATION_WORDS = {
-    TransactionKind.PAYMENT: "vente",
-    TransactionKind.REFUND: "remboursement",
-    TransactionKind.TRANSFER: "virement",
-    TransactionKind.REVERSAL: "reprise sur virement",
-    TransactionKind.FEE: "frais de paiement",
+    TransactionKind.PAYMENT: N_("vente"),
+    TransactionKind.REFUND: N_("remboursement"),
+    TransactionKind.TRANSFER: N_("virement"),
+    TransactionKind.REVERSAL: N_("reprise sur virement"),
+    TransactionKind.FEE: N_("frais de paiement"),
 }
 
 STATEMENT_COLUMNS = ("date", "operation", "commande", "brut", "commission", "remboursement",
                      "commission_rendue", "virement", "reprise_virement", "net", "solde")
 COMMISSION_COLUMNS = ("tiers_lieu_id", "tiers_lieu", "mois", "brut", "rembourse", "commission",
-                      "commission_rendue", "frais_paiement", "net")
+                      "commission_rendue", "frais_paiement", "net", "adhesions")
 DAC7_PARTS = ("brut", "commissions", "net", "ventes")
 
 
@@ -65,7 +67,8 @@ def commission_csv(report: CommissionReport) -> str:
         str(line.hub_id or ""), report.hub_names.get(line.hub_id, ""), str(line.month),
         *(euros(cents) for cents in (
             line.gross_cents, line.refunded_cents, line.commission_cents,
-            line.commission_returned_cents, line.fees_cents, line.net_cents)),
+            line.commission_returned_cents, line.fees_cents, line.net_cents,
+            line.membership_fees_cents)),
     ] for line in report.lines))
 
 

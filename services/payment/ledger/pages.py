@@ -1,5 +1,5 @@
-"""The ledger's pages and CSV files, server-rendered in French: a shop's monthly statement, the
-platform's commission report, the yearly DAC7 export."""
+"""The ledger's pages (French or English) and CSV files (French): a shop's monthly statement,
+the platform's commission report, the yearly DAC7 export."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.months import Month
 from libs.kit.pages import problem_page, sign_in_redirect, templates_for
 from services.payment.ledger import exports, use_cases
@@ -25,12 +27,12 @@ templates = templates_for(__file__)
 
 CSV_TYPE = "text/csv; charset=utf-8"
 PROBLEMS = {
-    403: "Seuls la personne qui tient la boutique, les administrateurs de son tiers-lieu et ceux "
-         "de la plateforme consultent ses relevés.",
-    404: "Cette boutique est introuvable.",
-    422: "Ce mois n'existe pas : écrivez-le AAAA-MM, comme 2026-03.",
+    403: N_("Seuls la personne qui tient la boutique, les administrateurs de son tiers-lieu et "
+            "ceux de la plateforme consultent ses relevés."),
+    404: N_("Cette boutique est introuvable."),
+    422: N_("Ce mois n'existe pas : écrivez-le AAAA-MM, comme 2026-03."),
 }
-ADMINS_ONLY = "Seuls les administrateurs de la plateforme consultent ce rapport."
+ADMINS_ONLY = N_("Seuls les administrateurs de la plateforme consultent ce rapport.")
 
 
 def _this_year() -> int:
@@ -64,7 +66,7 @@ async def statement_page(request: Request, shop_id: UUID, month: str, runtime: R
         return templates.TemplateResponse(request, "statement.html", {
             "principal": principal, "shop_id": shop_id, "shop_name": found.shop_name,
             "statement": found.statement, "operations": exports.OPERATION_WORDS,
-            "month_label": _month_label(found.statement.month),
+            "month_label": found.statement.month.label,
         })
     return await _as_page(request, principal, render)
 
@@ -75,7 +77,7 @@ async def commission_page(request: Request, runtime: Runtime, principal: MaybeUs
     async def render(_: Principal) -> Response:
         report = await use_cases.platform_commission(runtime, year or _this_year())
         return templates.TemplateResponse(request, "commission.html", {
-            "principal": principal, "report": report, "month_label": _month_label,
+            "principal": principal, "report": report,
         })
     return await _as_admin_page(request, principal, render)
 
@@ -115,15 +117,16 @@ Answer = Callable[[Principal], Awaitable[Response]]
 
 
 async def _as_page(request: Request, principal: Principal | None, answer: Answer) -> Response:
-    """Signed in first; a refusal is a French page."""
+    """Signed in first; a refusal is a page in the reader's language."""
     if principal is None:
         return sign_in_redirect(request)
     try:
         return await answer(principal)
     except DomainError as refused:
         return problem_page(request, principal, refused.status,
-                            message=PROBLEMS.get(refused.status, refused.message),
-                            back=("/catalog/shops", "Retour à mes boutiques"))
+                            message=_(PROBLEMS[refused.status]) if refused.status in PROBLEMS
+                            else refused.message,
+                            back=("/catalog/shops", _("Retour à mes boutiques")))
 
 
 async def _as_admin_page(request: Request, principal: Principal | None, answer: Answer
@@ -131,18 +134,10 @@ async def _as_admin_page(request: Request, principal: Principal | None, answer: 
     if principal is None:
         return sign_in_redirect(request)
     if not principal.is_platform_admin:
-        return problem_page(request, principal, 403, message=ADMINS_ONLY)
+        return problem_page(request, principal, 403, message=_(ADMINS_ONLY))
     return await answer(principal)
 
 
 def _csv(text: str, filename: str) -> Response:
     return Response(text.encode(), media_type=CSV_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-               "septembre", "octobre", "novembre", "décembre")
-
-
-def _month_label(month: Month) -> str:
-    return f"{MONTH_NAMES[month.month - 1]} {month.year}"

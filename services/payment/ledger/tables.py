@@ -17,7 +17,7 @@ from services.payment.tables import PaymentTable
 class JournalTransaction(PaymentTable, table=True):
     """One money movement. ``id`` is its place in the journal; ``natural_key`` names the
     movement (``payment:<id>``, ``refund:<id>``...) so that it is written once, whichever event
-    reports it."""
+    reports it. ``order_id`` is None for a membership fee's movements."""
 
     __tablename__ = "ledger_transactions"
 
@@ -28,7 +28,7 @@ class JournalTransaction(PaymentTable, table=True):
     occurred_at: datetime = Field(sa_type=UtcDateTime, index=True)
     recorded_at: datetime = Field(sa_type=UtcDateTime)
     payment_id: UUID = Field(index=True)
-    order_id: UUID = Field(index=True)
+    order_id: UUID | None = Field(default=None, index=True)
     hub_id: UUID | None = Field(default=None, index=True)
 
 

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
 from libs.contracts.payment import (
+    MembershipFeePaid,
     PaymentSucceeded,
     ProcessorFeeCharged,
     RefundIssued,
@@ -42,6 +43,7 @@ from services.payment.ledger.domain import (
     dac7_sellers,
     fee_transaction,
     may_read_statements,
+    membership_fee_transaction,
     owed,
     payment_transaction,
     refund_transaction,
@@ -69,6 +71,12 @@ async def post_payment_to_ledger(paid: PaymentSucceeded, uow: UnitOfWork) -> Non
     await _upsert(uow.session, LedgerPayment, paid.payment_id, id=paid.payment_id,
                   hub_id=paid.hub_id)
     await _post(uow, payment_transaction(paid, _occurred_at(uow)))
+
+
+async def post_membership_fee_to_ledger(paid: MembershipFeePaid, uow: UnitOfWork) -> None:
+    await _upsert(uow.session, LedgerPayment, paid.payment_id, id=paid.payment_id,
+                  hub_id=paid.hub_id)
+    await _post(uow, membership_fee_transaction(paid, _occurred_at(uow)))
 
 
 async def post_fee_to_ledger(charged: ProcessorFeeCharged, uow: UnitOfWork) -> None:
@@ -236,7 +244,8 @@ async def platform_commission(runtime: ServiceRuntime, year: int) -> CommissionR
     takings = or_(
         col(JournalPosting.account).in_([PLATFORM_COMMISSION, PLATFORM_FEES]),
         and_(JournalPosting.account == PROCESSOR,
-             col(JournalPosting.kind).in_([PostingKind.COLLECTION, PostingKind.REFUND])))
+             col(JournalPosting.kind).in_([PostingKind.COLLECTION, PostingKind.REFUND,
+                                           PostingKind.MEMBERSHIP_FEE])))
     async with runtime.database.sessions() as session:
         entries = await _entries(session, takings, _during(*year_bounds(year)))
         hubs = (await session.exec(select(LedgerHub.id, LedgerHub.name))).all()

@@ -36,6 +36,7 @@ from services.payment import use_cases
 from services.payment.bootstrap import PaymentSettings
 from services.payment.main import create_app
 from services.payment.tables import Payment
+from tests.support.csrf import csrf_ready
 
 STRIPE_TEST_KEY = "sk_test_123"
 WEBHOOK_SECRET = "whsec_test_adopte"
@@ -231,7 +232,7 @@ async def running_payment(settings: PaymentSettings, *, retry_clock: bool = Fals
     private_key, _ = settings.jwt_key_files()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://payment") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://payment")) as client:
             yield PaymentService(client, app.state.runtime, TokenIssuer(private_key.read_text()))
 
 

@@ -15,7 +15,8 @@ async def test_the_paying_resident_and_platform_admins_read_a_payment(payments):
     mine = await payments.get(payment_id, order.buyer)
     assert mine.status_code == 200, mine.text
     assert mine.json() == {"id": str(payment_id), "order_id": str(order.order_id),
-                           "status": "pending", "amount_cents": 1234, "commission_cents": None,
+                           "membership_id": None, "status": "pending",
+                           "amount_cents": 1234, "commission_cents": None,
                            "refunded_cents": 0, "provider": "simulated"}
     assert (await payments.get(payment_id, platform_admin())).json() == mine.json()
 

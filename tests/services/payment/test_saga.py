@@ -69,7 +69,8 @@ async def test_paying_succeeds_and_keeps_the_platforms_commission(payments_on_ea
     paid = await service.simulate(payment_id, "succeeded", order.buyer)
     assert paid.status_code == 200, paid.text
     assert paid.json() == {"id": str(payment_id), "order_id": str(order.order_id),
-                           "status": "succeeded", "amount_cents": 1234, "commission_cents": 99,
+                           "membership_id": None, "status": "succeeded",
+                           "amount_cents": 1234, "commission_cents": 99,
                            "refunded_cents": 0, "provider": "simulated"}
     [(envelope, succeeded)] = await service.published(PaymentSucceeded)
     # 8 % of each share, rounded half up: 80 + 18.72 → 19.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from libs.contracts import Envelope, Event
 from libs.contracts.payment import (
+    MembershipFeePaid,
     PaymentSucceeded,
     ProcessorFeeCharged,
     RefundIssued,
@@ -63,9 +64,15 @@ class History:
         back = sum(s.commission_cents for r in self.events(RefundIssued) for s in r.shares)
         return kept - back
 
+    def membership_fees(self) -> int:
+        """What residents paid to join the hub: all of it the hub's."""
+        return sum(m.amount_cents for m in self.events(MembershipFeePaid))
+
     def processor(self) -> int:
-        """Cash at the processor: payments − fees − refunds − transfers + reversals."""
+        """Cash at the processor: payments + membership fees − fees − refunds − transfers +
+        reversals."""
         return (sum(p.amount_cents for p in self.events(PaymentSucceeded))
+                + self.membership_fees()
                 - sum(f.fee_cents for f in self.events(ProcessorFeeCharged))
                 - sum(r.amount_cents for r in self.events(RefundIssued))
                 - sum(t.amount_cents for t in self.events(TransferMade))
@@ -97,29 +104,39 @@ extra = st.one_of(st.just(0), st.integers(min_value=1, max_value=500))
 @st.composite
 def histories(draw, max_steps: int = 25) -> History:
     """Payments of one to three shops' shares, with fees, refunds of parts of shares, transfers
-    and reversals of them, days or weeks apart (over month ends and daylight-saving changes)."""
+    and reversals of them, and residents' membership fees to the hub (with their processor fees),
+    days or weeks apart (over month ends and daylight-saving changes)."""
     history = History(hub_id=draw(fresh_ids),
                       shops=draw(st.lists(fresh_ids, min_size=1, max_size=3)))
-    payments: list[PaymentSucceeded] = []
+    payments: list[PaymentSucceeded | MembershipFeePaid] = []
     transfers: list[TransferMade] = []
     charged: set[UUID] = set()
     at = STARTS_AT
     for _ in range(draw(st.integers(min_value=1, max_value=max_steps))):
         at += timedelta(minutes=draw(st.integers(min_value=0, max_value=60 * 24 * 25)))
-        step = draw(st.sampled_from(["pay", "pay", "fee", "refund", "transfer", "reversal"]))
+        step = draw(st.sampled_from(["pay", "pay", "fee", "refund", "transfer", "reversal",
+                                     "membership"]))
         event: Event | None = None
-        if step == "pay" or not payments:
+        if step == "membership":
+            event = MembershipFeePaid(
+                payment_id=draw(fresh_ids), membership_id=draw(fresh_ids),
+                hub_id=history.hub_id, resident_id=draw(fresh_ids),
+                amount_cents=draw(st.integers(1, 10_000)))
+            payments.append(event)
+        elif step == "pay" or not payments:
             event = draw(_payment(history))
             payments.append(event)
         else:
             paid = draw(st.sampled_from(payments))
             if step == "fee" and paid.payment_id not in charged:
                 charged.add(paid.payment_id)
-                event = ProcessorFeeCharged(payment_id=paid.payment_id, order_id=paid.order_id,
+                event = ProcessorFeeCharged(payment_id=paid.payment_id,
+                                            order_id=getattr(paid, "order_id", None),
+                                            membership_id=getattr(paid, "membership_id", None),
                                             fee_cents=draw(st.integers(0, 400)))
-            elif step == "refund":
+            elif step == "refund" and isinstance(paid, PaymentSucceeded):
                 event = draw(_refund(paid))
-            elif step == "transfer" and paid.shares:
+            elif step == "transfer" and isinstance(paid, PaymentSucceeded) and paid.shares:
                 event = TransferMade(
                     transfer_id=draw(fresh_ids), payment_id=paid.payment_id,
                     order_id=paid.order_id, shop_id=draw(st.sampled_from(paid.shares)).shop_id,

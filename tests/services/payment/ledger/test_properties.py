@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from libs.contracts.payment import (
+    MembershipFeePaid,
     PaymentSucceeded,
     ProcessorFeeCharged,
     RefundIssued,
@@ -25,6 +26,8 @@ from services.payment.ledger.domain import (
     UnbalancedTransaction,
     balances,
     fee_transaction,
+    hub_membership_fees,
+    membership_fee_transaction,
     owed,
     payment_transaction,
     refund_transaction,
@@ -51,6 +54,9 @@ def journal_of(history: History) -> dict[str, Transaction]:
         if isinstance(event, PaymentSucceeded):
             hubs[event.payment_id] = event.hub_id
             transaction = payment_transaction(event, happening.at)
+        elif isinstance(event, MembershipFeePaid):
+            hubs[event.payment_id] = event.hub_id
+            transaction = membership_fee_transaction(event, happening.at)
         else:
             transaction = FOLLOWING[type(event)](event, happening.at, hubs.get(event.payment_id))
         if transaction is not None:
@@ -78,6 +84,7 @@ def test_each_account_ends_where_the_events_say(history):
     assert balance.get(PLATFORM_FEES, 0) == history.fees()
     assert balance.get(PROCESSOR, 0) == history.processor()
     assert owed(balance.get(SUSPENSE, 0)) == history.unallocated()
+    assert owed(balance.get(hub_membership_fees(history.hub_id), 0)) == history.membership_fees()
     assert sum(balance.values()) == 0
 
 

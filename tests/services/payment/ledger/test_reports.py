@@ -29,13 +29,13 @@ async def test_the_commission_report_gives_each_hubs_month(payments, seeded):
     assert answer.json() == [
         hub | {"month": "2026-02", "gross_cents": 3000, "refunded_cents": 0,
                "commission_cents": 240, "commission_returned_cents": 0, "fees_cents": 69,
-               "net_cents": 171},
+               "net_cents": 171, "membership_fees_cents": 0},
         hub | {"month": "2026-03", "gross_cents": 1500, "refunded_cents": 500,
                "commission_cents": 120, "commission_returned_cents": 40, "fees_cents": 0,
-               "net_cents": 80},
+               "net_cents": 80, "membership_fees_cents": 0},
         hub | {"month": "2026-04", "gross_cents": 0, "refunded_cents": 1500,
                "commission_cents": 0, "commission_returned_cents": 120, "fees_cents": 0,
-               "net_cents": -120},
+               "net_cents": -120, "membership_fees_cents": 0},
     ]
     other_year = await payments.client.get("/payments/api/v1/reports/commission?year=2025",
                                            headers=payments.headers(seeded.admin))
@@ -51,10 +51,10 @@ async def test_the_commission_report_as_csv(payments, seeded):
     hub = f"{seeded.hub_id};La Fabrique du Centre"
     assert answer.content.decode("utf-8") == "\ufeff" + "\r\n".join([
         "tiers_lieu_id;tiers_lieu;mois;brut;rembourse;commission;commission_rendue;"
-        "frais_paiement;net",
-        f"{hub};2026-02;30,00;0,00;2,40;0,00;0,69;1,71",
-        f"{hub};2026-03;15,00;5,00;1,20;0,40;0,00;0,80",
-        f"{hub};2026-04;0,00;15,00;0,00;1,20;0,00;-1,20",
+        "frais_paiement;net;adhesions",
+        f"{hub};2026-02;30,00;0,00;2,40;0,00;0,69;1,71;0,00",
+        f"{hub};2026-03;15,00;5,00;1,20;0,40;0,00;0,80;0,00",
+        f"{hub};2026-04;0,00;15,00;0,00;1,20;0,00;-1,20;0,00",
     ]) + "\r\n"
 
 

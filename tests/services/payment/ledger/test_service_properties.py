@@ -53,4 +53,5 @@ async def test_statements_follow_on_and_end_where_the_events_say(payments, histo
         assert sum(line["commission_cents"] - line["commission_returned_cents"]
                    for line in ours) == history.commission()
         assert sum(line["fees_cents"] for line in ours) == history.fees()
+        assert sum(line["membership_fees_cents"] for line in ours) == history.membership_fees()
 
