@@ -37,24 +37,26 @@ OPENING_HOURS = {"tuesday": EVENINGS, "wednesday": EVENINGS, "thursday": EVENING
 SLOT_SETTINGS = {"slot_minutes": 120, "capacity": 20, "lead_time_hours": 24, "horizon_days": 14}
 
 
-def _product(name: str, category: str, *variants: tuple[str, int, int], unit: str = "piece",
+def _product(name: str, category: str, *variants: tuple, unit: str = "piece",
              description: str = "") -> dict:
-    """A product's JSON body, sold in (label, price in cents, stock) variants."""
+    """A product's JSON body, sold in (label, price in cents, stock[, member price in cents])
+    variants."""
     return {"name": name, "categories": [category], "unit": unit, "description": description,
-            "variants": [{"label": label, "price_cents": price_cents, "stock": stock}
-                         for label, price_cents, stock in variants]}
+            "variants": [{"label": label, "price_cents": price_cents, "stock": stock,
+                          "member_price_cents": member_price_cents[0] if member_price_cents else None}
+                         for label, price_cents, stock, *member_price_cents in variants]}
 
 
 SHOPS = [
     ("boulangerie@demo.adopte.fr", "Boulangerie Le Fournil", [
         _product("Pain de campagne 800 g", "boulangerie", ("", 420, 30),
                  description="Au levain naturel, cuit au feu de bois."),
-        _product("Kouign-amann", "boulangerie", ("", 350, 20)),
+        _product("Kouign-amann", "boulangerie", ("", 350, 20, 300)),
         _product("Baguette tradition", "boulangerie", ("", 130, 60)),
     ]),
     ("fromagerie@demo.adopte.fr", "Fromagerie du Trégor", [
         _product("Tomme de Bretagne (300 g)", "fromagerie", ("", 690, 15)),
-        _product("Beurre demi-sel", "fromagerie", ("125 g", 210, 20), ("250 g", 380, 25),
+        _product("Beurre demi-sel", "fromagerie", ("125 g", 210, 20), ("250 g", 380, 25, 340),
                  description="Baratté à la ferme de Kerguiniou."),
     ]),
     ("maraicher@demo.adopte.fr", "Les Jardins de Kerbiriou", [
@@ -63,6 +65,10 @@ SHOPS = [
     ]),
 ]
 PARIS = ZoneInfo("Europe/Paris")
+# Ten euros a year: residents join at /pickup/hubs/<hub>/adhesion and pay on the simulated card.
+MEMBERSHIP_TERMS = {"open": True, "fee_cents": 1000, "duration_months": 12,
+                    "benefits": "Le prix adhérent sur les produits des commerçants du "
+                                "tiers-lieu qui en proposent un."}
 # The market gardener has yet to open a payout account: its sales wait for it.
 PAID_OUT_SHOPS = {"Boulangerie Le Fournil", "Fromagerie du Trégor"}
 
@@ -102,6 +108,8 @@ async def seed_demo(host) -> None:
         resident = await demo.resident(*RESIDENT)
         await _collected_order(demo, hub_id, resident, staff)
         await _cheese_tasting(demo, hub_id, admin)
+        await demo.until(200, "PUT", f"/pickup/api/v1/hubs/{hub_id}/membership-terms", admin,
+                         MEMBERSHIP_TERMS)
     log.info("demo data seeded", extra={"hub_id": hub_id})
 
 

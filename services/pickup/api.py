@@ -55,6 +55,9 @@ class PartOut(BaseModel):
     status: str
     dropped_off_at: datetime | None
     shelf: str = ""
+    prepared_at: datetime | None = Field(default=None, description="When the shop said the part "
+                                         "was prepared; null until it does (staff may check in "
+                                         "a part all the same).")
 
 
 class PickupOut(BaseModel):

@@ -13,6 +13,10 @@ from services.pickup.desk import pages as desk_pages
 from services.pickup.gatherings import api as gathering_api
 from services.pickup.gatherings import pages as gathering_pages
 from services.pickup.gatherings import tables as gathering_tables  # noqa: F401 (create_all makes them)
+from services.pickup.membership import api as membership_api
+from services.pickup.membership import pages as membership_pages
+from services.pickup.membership import tables as membership_tables  # noqa: F401 (create_all makes them)
+from services.pickup.membership.use_cases import end_lapsed_memberships
 from services.pickup.no_show import api as no_show_api
 from services.pickup.no_show import pages as no_show_pages
 from services.pickup.no_show import tables as no_show_tables  # noqa: F401 (create_all makes them)
@@ -34,6 +38,8 @@ class PickupSettings(ServiceSettings):
     slot_generation_interval_s: float = 3600.0
     # How often ready pickups whose slot is over are chased (reminder, then no-show).
     no_show_check_interval_s: float = 300.0
+    # How often memberships whose time is up are ended, and unpaid fees given up on.
+    membership_check_interval_s: float = 300.0
 
 
 SERVICE_SETTINGS = PickupSettings
@@ -45,11 +51,14 @@ SERVICE = ServiceDefinition(
     subscriptions=SUBSCRIPTIONS,
     routers=[api.router, desk_api.router, desk_api.code_router, desk_pages.router,
              no_show_api.router, no_show_pages.router, gathering_api.router, gathering_pages.router,
-             schedule_api.router, schedule_pages.router, report_api.router, report_pages.router],
+             schedule_api.router, schedule_pages.router, report_api.router, report_pages.router,
+             membership_api.router, membership_pages.router],
     periodic=[Periodic(lambda settings: settings.slot_generation_interval_s,
                        generate_every_hubs_slots),
               Periodic(lambda settings: settings.no_show_check_interval_s,
-                       chase_overdue_pickups)],
+                       chase_overdue_pickups),
+              Periodic(lambda settings: settings.membership_check_interval_s,
+                       end_lapsed_memberships)],
 )
 
 

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from libs.kit.errors import Conflict, NotFound, Unprocessable
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -32,8 +34,8 @@ SLOT_FULL = "créneau complet"
 SLOT_CLOSED = "créneau fermé"
 SLOT_TOO_SOON = "créneau trop proche : le délai de commande du tiers-lieu est dépassé"
 
-NOT_COLLECTED = ("cette commande n'a pas été retirée à temps : "
-                 "ses produits retournent aux boutiques")
+NOT_COLLECTED = N_("cette commande n'a pas été retirée à temps : "
+                    "ses produits retournent aux boutiques")
 
 
 class HubDetails(BaseModel):
@@ -143,25 +145,27 @@ def paris_today(now: datetime) -> date:
 
 def refuse_drop_off(pickup_status: str, part_status: str | None, shop_id: object) -> None:
     if pickup_status == CANCELLED:
-        raise Conflict("cette commande a été annulée : plus aucun dépôt n'est attendu")
+        raise Conflict(_("cette commande a été annulée : plus aucun dépôt n'est attendu"))
     if pickup_status == PICKED_UP:
-        raise Conflict("cette commande a déjà été remise")
+        raise Conflict(_("cette commande a déjà été remise"))
     if pickup_status == NO_SHOW:
-        raise Conflict(NOT_COLLECTED)
+        raise Conflict(_(NOT_COLLECTED))
     if part_status is None:
-        raise NotFound(f"la boutique {shop_id} n'a pas de part dans cette commande")
+        raise NotFound(_("la boutique %(shop)s n'a pas de part dans cette commande")
+                       % {"shop": shop_id})
     if part_status == CANCELLED:
-        raise Conflict("la boutique a annulé sa part de cette commande : elle n'est plus attendue")
+        raise Conflict(_("la boutique a annulé sa part de cette commande : elle n'est plus "
+                         "attendue"))
 
 
 def refuse_handover(pickup_status: str, expected_code: str, typed_code: str) -> None:
     if pickup_status == CANCELLED:
-        raise Conflict("cette commande a été annulée : elle ne peut pas être remise")
+        raise Conflict(_("cette commande a été annulée : elle ne peut pas être remise"))
     if pickup_status == PICKED_UP:
-        raise Conflict("cette commande a déjà été remise")
+        raise Conflict(_("cette commande a déjà été remise"))
     if pickup_status == NO_SHOW:
-        raise Conflict(NOT_COLLECTED)
+        raise Conflict(_(NOT_COLLECTED))
     if pickup_status != READY:
-        raise Conflict("cette commande n'est pas encore prête : des parts restent à déposer")
+        raise Conflict(_("cette commande n'est pas encore prête : des parts restent à déposer"))
     if not hmac.compare_digest(normalized_code(typed_code).encode(), expected_code.encode()):
-        raise Unprocessable("code de retrait incorrect")
+        raise Unprocessable(_("code de retrait incorrect"))

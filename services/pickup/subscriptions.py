@@ -7,9 +7,12 @@ from libs.contracts.order import (
     OrderCompleted,
     OrderConfirmed,
     OrderPartCancelled,
+    OrderPartPrepared,
     OrderPlaced,
     OrderRejected,
 )
+from libs.contracts.payment import MembershipFeeFailed, MembershipFeePaid
+from services.pickup.membership.use_cases import lapse_unpaid_membership, start_paid_membership
 from services.pickup.report.use_cases import (
     record_cancelled_sale,
     record_cancelled_share,
@@ -19,6 +22,7 @@ from services.pickup.report.use_cases import (
 from services.pickup.use_cases import (
     cancel_pickup,
     hold_place,
+    note_part_prepared,
     record_opened_shop,
     record_registered_user,
     release_place,
@@ -34,6 +38,9 @@ SUBSCRIPTIONS = {
     OrderRejected: [release_place],
     OrderConfirmed: [schedule_pickup, record_confirmed_sale],
     OrderPartCancelled: [stop_expecting_part, record_cancelled_share],
+    OrderPartPrepared: [note_part_prepared],
     OrderCancelled: [release_place, cancel_pickup, record_cancelled_sale],
     OrderCompleted: [record_completed_sale],
+    MembershipFeePaid: [start_paid_membership],
+    MembershipFeeFailed: [lapse_unpaid_membership],
 }

@@ -120,6 +120,9 @@ class Pickup(PickupTable, table=True):
     overdue_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     held_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     no_show_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The order's saga (OrderConfirmed's): what staff do with the pickup carries it on, so one
+    # id follows an order from checkout to hand-over through every service's events and logs.
+    correlation_id: str | None = Field(default=None, max_length=128)
 
 
 class PickupPart(PickupTable, table=True):
@@ -131,6 +134,8 @@ class PickupPart(PickupTable, table=True):
     shop_id: UUID = Field(primary_key=True)
     status: str = Field(max_length=20)
     dropped_off_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When its shop said it was prepared; staff check in parts never said so all the same.
+    prepared_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Where staff put it (« étagère B2 »), so whoever hands the order over finds it.
     shelf: str = Field(default="", max_length=40)
 

@@ -18,6 +18,7 @@ from libs.contracts.order import (
     OrderCancelled,
     OrderConfirmed,
     OrderPartCancelled,
+    OrderPartPrepared,
     OrderPlaced,
     OrderRejected,
 )
@@ -34,6 +35,7 @@ from libs.contracts.pickup import (
     SlotUnavailable,
 )
 from libs.kit.errors import Forbidden, NotFound, Unprocessable
+from libs.kit.i18n import gettext as _
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.pickup.desk.domain import shelf_location
 from services.pickup.domain import (
@@ -94,6 +96,7 @@ class PartView:
     status: str
     dropped_off_at: datetime | None
     shelf: str = ""
+    prepared_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ async def assign_staff(
             await uow.session.exec(select(KnownUser).where(KnownUser.email == assignment.email))
         ).first()
         if user is None:
-            raise Unprocessable(f"aucun compte n'existe pour l'adresse {assignment.email}")
+            raise Unprocessable(_("aucun compte n'existe pour l'adresse %(email)s")
+                                % {"email": assignment.email})
         assigned = AssignedStaff(hub_id, user.id, user.email, user.name, assignment.role)
         staff = await uow.session.get(HubStaff, (hub_id, user.id), with_for_update=True)
         added = staff is None
@@ -185,7 +189,7 @@ async def open_slot(
     runtime: ServiceRuntime, principal: Principal, hub_id: UUID, details: SlotDetails
 ) -> Slot:
     if details.starts_at <= utc_now():
-        raise Unprocessable("le créneau doit commencer dans le futur")
+        raise Unprocessable(_("le créneau doit commencer dans le futur"))
     slot = Slot(id=uuid4(), hub_id=hub_id, **details.model_dump())
     async with runtime.unit_of_work() as uow:
         await require_role(uow.session, principal, hub_id, "staff")
@@ -242,6 +246,7 @@ async def drop_off(
     async with runtime.unit_of_work() as uow:
         pickup = await find_pickup(uow.session, order_id, for_update=True)
         await require_role(uow.session, principal, pickup.hub_id, "staff")
+        carry_on_saga(uow, pickup)
         part = await uow.session.get(PickupPart, (order_id, shop_id))
         refuse_drop_off(pickup.status, part.status if part else None, shop_id)
         if shelf:
@@ -260,6 +265,7 @@ async def hand_over(
         pickup = await find_pickup(uow.session, order_id, for_update=True)
         await require_role(uow.session, principal, pickup.hub_id, "staff")
         refuse_handover(pickup.status, pickup.code, code)
+        carry_on_saga(uow, pickup)
         pickup.status, pickup.picked_up_at = PICKED_UP, utc_now()
         await uow.session.execute(
             update(PickupPart)
@@ -269,6 +275,12 @@ async def hand_over(
         )
         await uow.emit(PickedUp(order_id=order_id))
         return (await pickup_views(uow.session, [pickup]))[0]
+
+
+def carry_on_saga(uow: UnitOfWork, pickup: Pickup) -> None:
+    """The events of what is done with a pickup belong to its order's saga, not to the request
+    (or the clock) that did it."""
+    uow.correlation_id = pickup.correlation_id or uow.correlation_id
 
 
 async def day_sheet(
@@ -354,7 +366,7 @@ async def schedule_pickup(event: OrderConfirmed, uow: UnitOfWork) -> None:
         return
     pickup = Pickup(order_id=event.order_id, hub_id=event.hub_id, slot_id=event.slot_id,
                     code=new_pickup_code(), status=SCHEDULED, scheduled_at=utc_now(),
-                    resident_id=event.resident_id)
+                    resident_id=event.resident_id, correlation_id=uow.correlation_id)
     uow.session.add(pickup)
     for shop_id in dict.fromkeys(part.shop_id for part in event.parts):
         uow.session.add(PickupPart(order_id=event.order_id, shop_id=shop_id, status=PENDING))
@@ -371,6 +383,13 @@ async def stop_expecting_part(event: OrderPartCancelled, uow: UnitOfWork) -> Non
         return
     part.status = CANCELLED
     await _ready_when_every_part_is_in(uow, pickup)
+
+
+async def note_part_prepared(event: OrderPartPrepared, uow: UnitOfWork) -> None:
+    """The first word of the shop stands; a part this pickup does not expect is not ours."""
+    part = await uow.session.get(PickupPart, (event.order_id, event.shop_id))
+    if part is not None and part.prepared_at is None:
+        part.prepared_at = event.prepared_at
 
 
 async def cancel_pickup(event: OrderCancelled, uow: UnitOfWork) -> None:
@@ -416,8 +435,9 @@ async def require_role(
     staff = await session.get(HubStaff, (hub_id, principal.user_id))
     if not may_act_as(staff.role if staff else None, needed,
                       platform_admin=principal.is_platform_admin):
-        who = "aux administrateurs" if needed == "admin" else "à l'équipe"
-        raise Forbidden(f"réservé {who} du tiers-lieu {hub.name}")
+        refusal = (_("réservé aux administrateurs du tiers-lieu %(hub)s") if needed == "admin"
+                   else _("réservé à l'équipe du tiers-lieu %(hub)s"))
+        raise Forbidden(refusal % {"hub": hub.name})
     return hub
 
 
@@ -426,7 +446,7 @@ async def find_pickup(session: AsyncSession, order_id: UUID, *, for_update: bool
     # must not each miss the other and leave the pickup never ready.
     pickup = await session.get(Pickup, order_id, with_for_update=for_update)
     if pickup is None:
-        raise NotFound(f"aucun retrait n'est prévu pour la commande {order_id}")
+        raise NotFound(_("aucun retrait n'est prévu pour la commande %(id)s") % {"id": order_id})
     return pickup
 
 
@@ -455,7 +475,8 @@ async def pickup_views(session: AsyncSession, pickups: Sequence[Pickup]) -> list
     parts: dict[UUID, list[PartView]] = {order_id: [] for order_id in order_ids}
     for part, shop_name in rows:
         parts[part.order_id].append(
-            PartView(part.shop_id, shop_name, part.status, part.dropped_off_at, part.shelf)
+            PartView(part.shop_id, shop_name, part.status, part.dropped_off_at, part.shelf,
+                     part.prepared_at)
         )
     return [
         PickupView(pickup.order_id, pickup.hub_id, pickup.slot_id, pickup.status, pickup.ready_at,

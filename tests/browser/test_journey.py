@@ -1,8 +1,8 @@
 """In a real browser on a 390 px wide phone, on the demo hub: a resident fills one basket at two
-shops and pays, the shop owners see their part to prepare (one adds a product and changes its
-stock), the staff check both parts in onto shelves, find the order by its code and hand it over,
-and the resident's order ends collected. Every page goes through the audit (axe-core, width,
-screenshot): see audit.py."""
+shops and pays, the shop owners see their part to prepare and mark it prepared (one adds a
+product and changes its stock), the staff check both parts in onto shelves, find the order by
+its code and hand it over, and the resident's order ends collected. Every page goes through the
+audit (axe-core, width, screenshot): see audit.py."""
 
 from __future__ import annotations
 
@@ -102,6 +102,11 @@ async def _owner_sees_the_part(owner, shop, shop_ids: dict[str, str], order_id: 
     part = page.locator("section.card", has_text=f"commande n° {order_id[:8]}")
     assert "À préparer" in await part.inner_text()
     await owner.check("a-preparer")
+    await part.get_by_role("button", name="Marquer comme préparée").click()
+    await page.get_by_role("status").filter(has_text="La part est marquée préparée").wait_for()
+    part = page.locator("section.card", has_text=f"commande n° {order_id[:8]}")
+    assert "Préparée" in await part.locator(".status").inner_text()
+    await owner.check("preparee")
 
 
 async def _owner_adds_a_product_and_changes_its_stock(owner) -> None:

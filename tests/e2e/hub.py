@@ -6,6 +6,7 @@ or, distributed, the process of the service owning the prefix.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -81,6 +82,15 @@ class Hub:
                                     json={"email": email, "password": password})
         assert answer.status_code == 200, answer.text
         return answer.json()["access_token"]
+
+    def logged(self) -> list[dict]:
+        """Every JSON log line its processes wrote so far."""
+        entries = []
+        for process in self.processes.values():
+            for line in process.log_path.read_text(errors="replace").splitlines():
+                if line.startswith("{"):
+                    entries.append(json.loads(line))
+        return entries
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):

@@ -1,6 +1,6 @@
 """The journey that must always work (DESIGN.md), over HTTP, on both runtimes: two shops list
-products, a resident orders from both, pays, the shops' parts are dropped off, the resident
-collects with the code."""
+products, a resident orders from both, pays, the shops prepare their parts and they are dropped
+off, the resident collects with the code."""
 
 from __future__ import annotations
 
@@ -87,9 +87,10 @@ async def test_a_resident_orders_from_two_shops_and_collects_at_the_hub(hub: Hub
 
     await eventually(both_products_listed, message="the hub's catalogue")
     lines = [{"product_id": s["product_id"], "quantity": 2} for s in shops.values()]
+    saga = f"journey-{uuid.uuid4().hex}"
     placed = await hub.eventually_ok(
         "POST", "/orders/api/v1/orders", expect=202, token=resident,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "X-Correlation-ID": saga},
         json={"hub_id": hub_id, "slot_id": town["slot_id"], "lines": lines})
     order_id = placed.json()["id"]
 
@@ -109,8 +110,19 @@ async def test_a_resident_orders_from_two_shops_and_collects_at_the_hub(hub: Hub
                                   token=shop["owner"])
         assert parts.status_code == 200, parts.text
         assert order_id in {p["order_id"] for p in parts.json()}
+        prepared = await hub.request(
+            "POST", f"/orders/api/v1/orders/{order_id}/parts/{shop_id}/prepared",
+            token=shop["owner"])
+        assert prepared.status_code == 200, prepared.text
+        assert prepared.json()["status"] == "prepared"
 
     staff = town["staff"]
+
+    async def desk_knows_both_parts_prepared() -> bool:
+        pickup = await hub.request("GET", f"/pickup/api/v1/pickups/{order_id}", token=staff)
+        return all(part["prepared_at"] for part in pickup.json()["parts"])
+
+    await eventually(desk_knows_both_parts_prepared, message="both parts prepared at the desk")
     for shop_id in shops:
         dropped = await hub.request("POST", f"/pickup/api/v1/pickups/{order_id}/drop-offs",
                                     token=staff, json={"shop_id": shop_id})
@@ -131,3 +143,25 @@ async def test_a_resident_orders_from_two_shops_and_collects_at_the_hub(hub: Hub
         return all(left[s["product_id"]] == s["stock"] - 2 for s in shops.values())
 
     await eventually(stock_sold, message="stock sold")
+    await eventually(lambda: JOURNEY_SAGA <= handled_in(hub, saga), interval=0.2,
+                     message=f"every step of the saga logged with {saga}")
+
+
+# Each step of the order's saga, from checkout to hand-over: (the service that acts, the event
+# it acts on). The staff's drop-offs and hand-over carry the order's id on, not their request's.
+JOURNEY_SAGA = {("catalog", "OrderPlaced"), ("pickup", "OrderPlaced"),
+                ("order", "StockReserved"), ("order", "SlotHeld"),
+                ("payment", "PaymentRequested"), ("order", "PaymentStarted"),
+                ("order", "PaymentSucceeded"), ("pickup", "OrderConfirmed"),
+                ("order", "PickupScheduled"), ("notification", "OrderConfirmed"),
+                ("pickup", "OrderPartPrepared"),
+                ("order", "PartDroppedOff"), ("order", "PickupReady"),
+                ("notification", "PickupReady"), ("order", "PickedUp"),
+                ("catalog", "OrderCompleted"), ("payment", "OrderCompleted")}
+
+
+def handled_in(hub: Hub, correlation_id: str) -> set[tuple[str, str]]:
+    """The (service, event type) pairs the processes' logs say were handled in one saga."""
+    return {(entry["service"], entry["event_type"]) for entry in hub.logged()
+            if entry.get("message") == "event handled"
+            and entry.get("correlation_id") == correlation_id}

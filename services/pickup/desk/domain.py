@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import segno
 
 from libs.kit.errors import Unprocessable
+from libs.kit.i18n import gettext as _
 from services.pickup.domain import CODE_ALPHABET, CODE_LENGTH, normalized_code
 
 SHELF_MAX_LENGTH = 40
@@ -19,7 +20,8 @@ def shelf_location(typed: str) -> str:
     """Free text as staff type it (« étagère B2 »), single-spaced; empty when none was said."""
     shelf = " ".join(typed.split())
     if len(shelf) > SHELF_MAX_LENGTH:
-        raise Unprocessable(f"l'emplacement tient en {SHELF_MAX_LENGTH} caractères au plus")
+        raise Unprocessable(_("l'emplacement tient en %(count)d caractères au plus")
+                            % {"count": SHELF_MAX_LENGTH})
     return shelf
 
 
@@ -35,10 +37,11 @@ class Search:
 def desk_search(typed: str) -> Search:
     text = " ".join(typed.split())
     if len(text) < SEARCH_MIN_LENGTH:
-        raise Unprocessable(f"tapez au moins {SEARCH_MIN_LENGTH} caractères : un code, un nom "
-                            "ou une adresse e-mail")
+        raise Unprocessable(_("tapez au moins %(count)d caractères : un code, un nom ou une "
+                              "adresse e-mail") % {"count": SEARCH_MIN_LENGTH})
     if len(text) > SEARCH_MAX_LENGTH:
-        raise Unprocessable(f"la recherche tient en {SEARCH_MAX_LENGTH} caractères au plus")
+        raise Unprocessable(_("la recherche tient en %(count)d caractères au plus")
+                            % {"count": SEARCH_MAX_LENGTH})
     code = normalized_code(text)
     looks_like_code = len(code) == CODE_LENGTH and all(c in CODE_ALPHABET for c in code)
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

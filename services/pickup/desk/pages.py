@@ -1,6 +1,6 @@
-"""The hub's desk, server-rendered in French for a tablet or a phone, no JavaScript needed: the
-day's pickups by slot, a search by code, name or e-mail, drop-offs onto shelves, hand-overs
-and no-shows."""
+"""The hub's desk, server-rendered in French or English for a tablet or a phone, no JavaScript
+needed: the day's pickups by slot, a search by code, name or e-mail, drop-offs onto shelves,
+hand-overs and no-shows."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
-from libs.kit.pages import LOCALE, problem_page, sign_in_redirect
+from libs.kit.i18n import N_, babel_locale
+from libs.kit.i18n import gettext as _
+from libs.kit.pages import problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
 from services.pickup import use_cases
 from services.pickup.desk import use_cases as desk_use_cases
@@ -28,15 +30,17 @@ from services.pickup.pages import templates
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
-PICKUP_STATUS = {"scheduled": "en attente des dépôts", "ready": "prête", "picked_up": "remise",
-                 "cancelled": "annulée", "no_show": "non retirée"}
-PART_STATUS = {"pending": "attendue", "dropped_off": "déposée", "handed_over": "remise",
-               "cancelled": "annulée par la boutique"}
+PICKUP_STATUS = {"scheduled": N_("en attente des dépôts"), "ready": N_("prête"),
+                 "picked_up": N_("remise"), "cancelled": N_("annulée"),
+                 "no_show": N_("non retirée")}
+PART_STATUS = {"pending": N_("attendue"), "dropped_off": N_("déposée"),
+               "handed_over": N_("remise"), "cancelled": N_("annulée par la boutique")}
 # Notices are named in the redirect rather than written into it, so nobody can make the desk
 # display a message of their choosing through a link.
-NOTICES = {"depot": "La part est enregistrée comme déposée.", "remise": "La commande est remise.",
-           "absence": "La commande est enregistrée comme non retirée : ses produits retournent "
-                      "aux boutiques."}
+NOTICES = {"depot": N_("La part est enregistrée comme déposée."),
+           "remise": N_("La commande est remise."),
+           "absence": N_("La commande est enregistrée comme non retirée : ses produits "
+                         "retournent aux boutiques.")}
 
 Day = Annotated[str | None, Form(alias="date")]
 # The search the form was on, to come back to it.
@@ -58,8 +62,7 @@ async def desk(request: Request, hub_id: UUID, runtime: Runtime, principal: Mayb
                fait: str | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    return await _render(request, runtime, principal, hub_id, day, None,
-                         notice=NOTICES.get(fait))
+    return await _render(request, runtime, principal, hub_id, day, None, notice=_notice(fait))
 
 
 @router.get("/{hub_id}/recherche", response_class=HTMLResponse, name="desk_search")
@@ -68,7 +71,7 @@ async def search(request: Request, hub_id: UUID, runtime: Runtime, principal: Ma
                  fait: str | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    return await _render(request, runtime, principal, hub_id, None, q, notice=NOTICES.get(fait))
+    return await _render(request, runtime, principal, hub_id, None, q, notice=_notice(fait))
 
 
 @router.post("/{hub_id}/pickups/{order_id}/drop-off", response_class=HTMLResponse)
@@ -130,18 +133,18 @@ async def _render_day(request: Request, runtime: ServiceRuntime, principal: Prin
     day = _parse_day(asked_day)
     if day is None:
         day = paris_today(use_cases.utc_now())
-        error = error or "Date illisible : voici les retraits d'aujourd'hui."
+        error = error or _("Date illisible : voici les retraits d'aujourd'hui.")
     try:
         sheet = await use_cases.day_sheet(runtime, principal, hub_id, day)
     except (Forbidden, NotFound) as exc:
         return _problem(request, principal, exc)
     return templates.TemplateResponse(request, "desk.html", {
         "principal": principal, "hub": sheet.hub, "sheet": sheet, "error": error,
-        "notice": notice, "day_label": format_date(day, "EEEE d MMMM y", locale=LOCALE),
+        "notice": notice,
+        "day_label": format_date(day, "EEEE d MMMM y", locale=babel_locale()),
         "previous_day": (day - timedelta(days=1)).isoformat(),
         "next_day": (day + timedelta(days=1)).isoformat(),
-        "back": {"date": day.isoformat()}, "now": use_cases.utc_now(),
-        "pickup_status": PICKUP_STATUS, "part_status": PART_STATUS,
+        "back": {"date": day.isoformat()}, "now": use_cases.utc_now(), **_status_words(),
     }, status_code=status)
 
 
@@ -161,7 +164,7 @@ async def _render_search(request: Request, runtime: ServiceRuntime, principal: P
     return templates.TemplateResponse(request, "desk_search.html", {
         "principal": principal, "hub": hub, "searched": searched, "found": found,
         "error": error, "notice": notice, "back": {"q": searched}, "now": use_cases.utc_now(),
-        "pickup_status": PICKUP_STATUS, "part_status": PART_STATUS,
+        **_status_words(),
     }, status_code=status)
 
 
@@ -171,9 +174,18 @@ async def _desk_hub(runtime: ServiceRuntime, principal: Principal, hub_id: UUID)
 
 
 def _problem(request: Request, principal: Principal, exc: Forbidden | NotFound) -> Response:
-    title = "Accès réservé à l'équipe" if exc.status == 403 else "Tiers-lieu introuvable"
+    title = _("Accès réservé à l'équipe") if exc.status == 403 else _("Tiers-lieu introuvable")
     return problem_page(request, principal, exc.status, title=title, detail=exc.message,
-                        back=(request.url_for("desk_index").path, "Retour à mes tiers-lieux"))
+                        back=(request.url_for("desk_index").path, _("Retour à mes tiers-lieux")))
+
+
+def _notice(fait: str | None) -> str | None:
+    return _(NOTICES[fait]) if fait in NOTICES else None
+
+
+def _status_words() -> dict[str, dict[str, str]]:
+    return {"pickup_status": {status: _(word) for status, word in PICKUP_STATUS.items()},
+            "part_status": {status: _(word) for status, word in PART_STATUS.items()}}
 
 
 def _parse_day(asked: str | None) -> date | None:
@@ -186,7 +198,8 @@ def _parse_day(asked: str | None) -> date | None:
 
 
 def _about(order_id: UUID, exc: DomainError) -> str:
-    return f"Commande {str(order_id)[:8].upper()} : {exc.message}"
+    return _("Commande %(id)s : %(problem)s") % {"id": str(order_id)[:8].upper(),
+                                                  "problem": exc.message}
 
 
 def _desk_path(request: Request, hub_id: UUID) -> str:

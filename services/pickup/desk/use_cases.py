@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from libs.auth.tokens import Principal
 from libs.kit.errors import NotFound
+from libs.kit.i18n import gettext as _
 from libs.kit.runtime import ServiceRuntime
 from services.pickup.desk.domain import code_qr_svg, desk_search, may_see_code
 from services.pickup.domain import may_act_as
@@ -62,5 +63,5 @@ async def code_image(runtime: ServiceRuntime, principal: Principal, order_id: UU
                               platform_admin=principal.is_platform_admin)
     if not may_see_code(viewer_id=principal.user_id, resident_id=pickup.resident_id,
                         works_at_hub=works_at_hub):
-        raise NotFound(f"aucun retrait n'est prévu pour la commande {order_id}")
+        raise NotFound(_("aucun retrait n'est prévu pour la commande %(id)s") % {"id": order_id})
     return code_qr_svg(pickup.code)

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from libs.kit.errors import Conflict, Unprocessable
+from libs.kit.i18n import gettext as _
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -41,7 +42,8 @@ def paris_wall_clock(value: datetime) -> datetime:
     local = value.replace(tzinfo=PARIS)
     moment = local.astimezone(UTC)
     if moment.astimezone(PARIS).replace(tzinfo=None) != value:
-        raise ValueError(f"{value:%d/%m/%Y %H:%M} n'existe pas à Paris (changement d'heure)")
+        raise ValueError(_("%(moment)s n'existe pas à Paris (changement d'heure)")
+                         % {"moment": f"{value:%d/%m/%Y %H:%M}"})
     return moment
 
 
@@ -76,7 +78,8 @@ class GatheringDetails(BaseModel):
     @model_validator(mode="after")
     def _ends_after_start(self) -> GatheringDetails:
         if self.ends_at <= self.starts_at:
-            raise ValueError("la fin de l'animation (ends_at) doit venir après son début (starts_at)")
+            raise ValueError(_("la fin de l'animation (ends_at) doit venir après son début "
+                               "(starts_at)"))
         return self
 
 
@@ -119,48 +122,48 @@ class GatheringChanges(BaseModel):
 
 def refuse_schedule(starts_at: datetime, now: datetime) -> None:
     if starts_at <= now:
-        raise Conflict("l'animation doit commencer dans le futur")
+        raise Conflict(_("l'animation doit commencer dans le futur"))
 
 
 def refuse_change(*, status: str, starts_at: datetime, now: datetime, taken: int,
                   new_capacity: int, moves: bool, has_collection_slot: bool) -> None:
     if status == CANCELLED:
-        raise Conflict("cette animation est annulée : elle ne peut plus être modifiée")
+        raise Conflict(_("cette animation est annulée : elle ne peut plus être modifiée"))
     if starts_at <= now:
-        raise Conflict("cette animation a commencé : elle ne peut plus être modifiée")
+        raise Conflict(_("cette animation a commencé : elle ne peut plus être modifiée"))
     if new_capacity < taken:
-        raise Conflict(f"{taken} personne(s) sont déjà inscrites : la jauge ne peut pas descendre "
-                       f"en dessous")
+        raise Conflict(_("%(taken)d personne(s) sont déjà inscrites : la jauge ne peut pas "
+                         "descendre en dessous") % {"taken": taken})
     if new_capacity == 0 and taken:
-        raise Conflict("des personnes sont inscrites : l'animation ne peut pas passer en entrée "
-                       "libre")
+        raise Conflict(_("des personnes sont inscrites : l'animation ne peut pas passer en "
+                         "entrée libre"))
     if moves and has_collection_slot:
         # Orders already hold places in the collection slot at the announced times.
-        raise Conflict("un créneau de retrait est attaché à cette animation : ses horaires ne "
-                       "peuvent plus changer ; annulez-la et programmez-en une autre")
+        raise Conflict(_("un créneau de retrait est attaché à cette animation : ses horaires "
+                         "ne peuvent plus changer ; annulez-la et programmez-en une autre"))
 
 
 def refuse_sign_up(*, status: str, starts_at: datetime, capacity: int, now: datetime) -> None:
     """Why nobody may sign up now, the places left aside (the conditional update decides)."""
     if status == CANCELLED:
-        raise Conflict("cette animation est annulée")
+        raise Conflict(_("cette animation est annulée"))
     if starts_at <= now:
-        raise Conflict("cette animation a commencé : les inscriptions sont closes")
+        raise Conflict(_("cette animation a commencé : les inscriptions sont closes"))
     if capacity == 0:
-        raise Conflict("entrée libre : cette animation se passe d'inscription")
+        raise Conflict(_("entrée libre : cette animation se passe d'inscription"))
 
 
 def refuse_sign_up_cancellation(*, starts_at: datetime, now: datetime) -> None:
     if starts_at <= now:
-        raise Conflict("cette animation a commencé : l'inscription ne peut plus être annulée")
+        raise Conflict(_("cette animation a commencé : l'inscription ne peut plus être annulée"))
 
 
 def attendance_refusal(*, status: str, starts_at: datetime, now: datetime) -> str | None:
     """Why staff cannot record who came yet, if they cannot."""
     if status == CANCELLED:
-        return "cette animation est annulée : personne n'y est venu"
+        return _("cette animation est annulée : personne n'y est venu")
     if now < starts_at - ATTENDANCE_OPENS_BEFORE:
-        return "les présences se notent à partir d'une heure avant le début"
+        return _("les présences se notent à partir d'une heure avant le début")
     return None
 
 

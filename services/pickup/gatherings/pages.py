@@ -1,7 +1,7 @@
-"""The gatherings' French pages: the hub's public calendar (« animations ») with sign-up and
-cancellation, the admins' forms, the staff's lists of who signed up and who came, and the
-calendar as ICS. Forms POST then redirect (303); a notice is named in the redirect, never
-written into it."""
+"""The gatherings' pages, in French or English: the hub's public calendar (« animations ») with
+sign-up and cancellation, the admins' forms, the staff's lists of who signed up and who came,
+and the calendar as ICS. Forms POST then redirect (303); a notice is named in the redirect,
+never written into it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
-from libs.kit.pages import LOCALE, PARIS, problem_page, sign_in_redirect
+from libs.kit.i18n import N_, babel_locale
+from libs.kit.i18n import gettext as _
+from libs.kit.pages import PARIS, problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
 from services.pickup.gatherings import ics, use_cases
 from services.pickup.gatherings.domain import GatheringChanges, GatheringDetails
@@ -31,16 +33,16 @@ from services.pickup.tables import Hub
 router = APIRouter(include_in_schema=False)
 
 NOTICES = {
-    "inscription": "Vous êtes inscrit·e. À bientôt !",
-    "desinscription": "Votre inscription est annulée : la place est libérée.",
-    "programmee": "L'animation est programmée.",
-    "modifiee": "L'animation est modifiée.",
-    "annulee": "L'animation est annulée.",
-    "presence": "La présence est enregistrée.",
+    "inscription": N_("Vous êtes inscrit·e. À bientôt !"),
+    "desinscription": N_("Votre inscription est annulée : la place est libérée."),
+    "programmee": N_("L'animation est programmée."),
+    "modifiee": N_("L'animation est modifiée."),
+    "annulee": N_("L'animation est annulée."),
+    "presence": N_("La présence est enregistrée."),
 }
-FIELD_LABELS = {"title": "Titre", "description": "Description", "starts_at": "Début",
-                "ends_at": "Fin", "capacity": "Places", "shop_ids": "Boutiques",
-                "collection_capacity": "Commandes à retirer"}
+FIELD_LABELS = {"title": N_("Titre"), "description": N_("Description"), "starts_at": N_("Début"),
+                "ends_at": N_("Fin"), "capacity": N_("Places"), "shop_ids": N_("Boutiques"),
+                "collection_capacity": N_("Commandes à retirer")}
 
 
 @dataclass
@@ -65,9 +67,10 @@ class GatheringForm:
 
     def fields(self) -> dict:
         """What the form says, as the API takes it (times on the Paris clock)."""
-        day = _parsed(date.fromisoformat, self.day, "starts_at", "la date est illisible")
-        starts = _parsed(time.fromisoformat, self.starts, "starts_at", "l'heure de début est illisible")
-        ends = _parsed(time.fromisoformat, self.ends, "ends_at", "l'heure de fin est illisible")
+        day = _parsed(date.fromisoformat, self.day, "starts_at", N_("la date est illisible"))
+        starts = _parsed(time.fromisoformat, self.starts, "starts_at",
+                         N_("l'heure de début est illisible"))
+        ends = _parsed(time.fromisoformat, self.ends, "ends_at", N_("l'heure de fin est illisible"))
         return {"title": self.title, "description": self.description.replace("\r\n", "\n"),
                 "starts_at": datetime.combine(day, starts), "ends_at": datetime.combine(day, ends),
                 "capacity": self.capacity.strip() or "0", "shop_ids": self.shop_ids,
@@ -113,7 +116,7 @@ async def calendar_page(request: Request, hub_id: UUID, runtime: Runtime, princi
         calendar = await use_cases.hub_calendar(runtime, principal, hub_id)
     except NotFound as exc:
         return _problem(request, principal, exc)
-    months = [(format_date(month, "LLLL y", locale=LOCALE), list(gatherings))
+    months = [(format_date(month, "LLLL y", locale=babel_locale()), list(gatherings))
               for month, gatherings in groupby(calendar.gatherings, key=_paris_month)]
     return templates.TemplateResponse(request, "gathering_calendar.html", {
         "principal": principal, "calendar": calendar, "months": months})
@@ -123,8 +126,8 @@ async def calendar_page(request: Request, hub_id: UUID, runtime: Runtime, princi
 async def calendar_feed(request: Request, hub_id: UUID, runtime: Runtime) -> Response:
     calendar = await use_cases.hub_calendar(runtime, None, hub_id,
                                             since=use_cases.utc_now() - use_cases.RECENT)
-    return _ics(request, calendar.hub, calendar.gatherings, f"Animations · {calendar.hub.name}",
-                "animations.ics")
+    return _ics(request, calendar.hub, calendar.gatherings,
+                _("Animations · %(hub)s") % {"hub": calendar.hub.name}, "animations.ics")
 
 
 @router.get("/hubs/{hub_id}/animations/nouvelle", response_class=HTMLResponse,
@@ -162,7 +165,7 @@ async def gathering_feed(request: Request, hub_id: UUID, gathering_id: UUID, run
 async def gathering_page(request: Request, hub_id: UUID, gathering_id: UUID, runtime: Runtime,
                          principal: MaybeUser, fait: str | None = None) -> Response:
     return await _render_gathering(request, runtime, principal, hub_id, gathering_id,
-                                   notice=NOTICES.get(fait))
+                                   notice=_notice(fait))
 
 
 @router.post("/hubs/{hub_id}/animations/{gathering_id}/inscription", response_class=HTMLResponse)
@@ -228,7 +231,8 @@ async def cancel_gathering(request: Request, hub_id: UUID, gathering_id: UUID, r
     reason = " ".join(reason.split())
     if not reason:
         return await _render_gathering(request, runtime, principal, hub_id, gathering_id,
-                                       error="Dites en un mot pourquoi l'animation est annulée.",
+                                       error=_("Dites en un mot pourquoi l'animation est "
+                                               "annulée."),
                                        status=422)
     try:
         await use_cases.cancel_gathering(runtime, principal, hub_id, gathering_id, reason)
@@ -261,7 +265,7 @@ async def desk_gathering(request: Request, hub_id: UUID, gathering_id: UUID, run
     if principal is None:
         return sign_in_redirect(request)
     return await _render_sheet(request, runtime, principal, hub_id, gathering_id,
-                               notice=NOTICES.get(fait))
+                               notice=_notice(fait))
 
 
 @router.post("/desk/{hub_id}/animations/{gathering_id}/presences", response_class=HTMLResponse)
@@ -274,7 +278,8 @@ async def record_attendance(request: Request, hub_id: UUID, gathering_id: UUID, 
         return sign_in_redirect(request, sheet_path)
     if user_id is None and not email.strip():
         return await _render_sheet(request, runtime, principal, hub_id, gathering_id,
-                                   error="Indiquez l'adresse e-mail de la personne.", status=422)
+                                   error=_("Indiquez l'adresse e-mail de la personne."),
+                                   status=422)
     try:
         await use_cases.record_attendance(runtime, principal, hub_id, gathering_id,
                                           user_id=user_id, email=None if user_id else email)
@@ -285,6 +290,10 @@ async def record_attendance(request: Request, hub_id: UUID, gathering_id: UUID, 
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _notice(fait: str | None) -> str | None:
+    return _(NOTICES[fait]) if fait in NOTICES else None
 
 
 async def _render_gathering(request: Request, runtime: ServiceRuntime, principal: Principal | None,
@@ -332,29 +341,35 @@ def _refusal_text(refusal: Exception) -> str:
     if isinstance(refusal, DomainError):
         return refusal.message
     if isinstance(refusal, _Unreadable):
-        return f"{FIELD_LABELS[refusal.field_name]} : {refusal}"
+        return _field_problem(FIELD_LABELS[refusal.field_name], _(str(refusal)))
     problems = []
     for error in refusal.errors():
-        label = FIELD_LABELS.get(str(error["loc"][0]) if error["loc"] else "", "Animation")
+        label = FIELD_LABELS.get(str(error["loc"][0]) if error["loc"] else "", N_("Animation"))
         said = error["ctx"]["error"] if error["type"] == "value_error" else None
-        problems.append(f"{label} : {said or _PYDANTIC_WORDS.get(error['type'], 'valeur refusée')}")
-    return " ; ".join(problems)
+        words = _PYDANTIC_WORDS.get(error["type"], N_("valeur refusée"))
+        problems.append(_field_problem(label, said or _(words)))
+    # Translators: what separates two problems of a form.
+    return _(" ; ").join(problems)
+
+
+def _field_problem(label: str, problem: str) -> str:
+    return _("%(field)s : %(problem)s") % {"field": _(label), "problem": problem}
 
 
 _PYDANTIC_WORDS = {
-    "string_too_short": "à remplir",
-    "string_too_long": "trop long",
-    "int_parsing": "un nombre entier est attendu",
-    "greater_than_equal": "trop petit",
-    "less_than_equal": "trop grand",
-    "uuid_parsing": "boutique inconnue",
-    "too_long": "trop nombreuses",
+    "string_too_short": N_("à remplir"),
+    "string_too_long": N_("trop long"),
+    "int_parsing": N_("un nombre entier est attendu"),
+    "greater_than_equal": N_("trop petit"),
+    "less_than_equal": N_("trop grand"),
+    "uuid_parsing": N_("boutique inconnue"),
+    "too_long": N_("trop nombreuses"),
 }
 
 
 def _problem(request: Request, principal: Principal | None, exc: Forbidden | NotFound
              ) -> Response:
-    title = "Accès réservé" if exc.status == 403 else "Animation introuvable"
+    title = _("Accès réservé") if exc.status == 403 else _("Animation introuvable")
     return problem_page(request, principal, exc.status, title=title, detail=exc.message)
 
 
@@ -392,7 +407,7 @@ def _ics(request: Request, hub: Hub, gatherings: list[GatheringView], name: str,
 def _ics_description(gathering: GatheringView) -> str:
     parts = [gathering.description] if gathering.description else []
     if gathering.shops:
-        parts.append("Avec : " + ", ".join(shop.name for shop in gathering.shops))
+        parts.append(_("Avec : %(shops)s") % {"shops": ", ".join(s.name for s in gathering.shops)})
     if gathering.cancel_reason:
-        parts.append(f"Annulée : {gathering.cancel_reason}")
+        parts.append(_("Annulée : %(reason)s") % {"reason": gathering.cancel_reason})
     return "\n\n".join(parts)

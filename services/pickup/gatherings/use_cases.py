@@ -21,6 +21,7 @@ from libs.contracts.pickup import (
     SignUpCancelled,
 )
 from libs.kit.errors import Conflict, NotFound, Unprocessable
+from libs.kit.i18n import gettext as _
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.pickup.domain import HubRole, may_act_as
 from services.pickup.gatherings.domain import (
@@ -197,7 +198,7 @@ async def cancel_gathering(runtime: ServiceRuntime, principal: Principal, hub_id
         if gathering.status == CANCELLED:
             return (await _views(uow.session, [gathering]))[0]
         if gathering.starts_at <= utc_now():
-            raise Conflict("cette animation a commencé : elle ne peut plus être annulée")
+            raise Conflict(_("cette animation a commencé : elle ne peut plus être annulée"))
         gathering.status, gathering.cancel_reason = CANCELLED, reason
         gathering.revision += 1
         gathering.updated_at = utc_now()
@@ -264,7 +265,7 @@ async def sign_up(runtime: ServiceRuntime, principal: Principal, hub_id: UUID,
             .execution_options(synchronize_session=False)
         )).first()
         if taken is None:
-            raise Conflict("cette animation est complète")
+            raise Conflict(_("cette animation est complète"))
         set_committed_value(gathering, "taken", taken.taken)
         if existing is None:
             uow.session.add(SignUp(gathering_id=gathering_id, user_id=principal.user_id,
@@ -369,7 +370,7 @@ async def record_attendance(runtime: ServiceRuntime, principal: Principal, hub_i
 async def _hub(session: AsyncSession, hub_id: UUID) -> Hub:
     hub = await session.get(Hub, hub_id)
     if hub is None:
-        raise NotFound(f"aucun tiers-lieu {hub_id}")
+        raise NotFound(_("aucun tiers-lieu %(id)s") % {"id": hub_id})
     return hub
 
 
@@ -377,7 +378,7 @@ async def _gathering(session: AsyncSession, hub_id: UUID, gathering_id: UUID, *,
                      for_update: bool = False) -> Gathering:
     gathering = await session.get(Gathering, gathering_id, with_for_update=for_update)
     if gathering is None or gathering.hub_id != hub_id:
-        raise NotFound(f"aucune animation {gathering_id} dans ce tiers-lieu")
+        raise NotFound(_("aucune animation %(id)s dans ce tiers-lieu") % {"id": gathering_id})
     return gathering
 
 
@@ -401,8 +402,8 @@ async def _require_hub_shops(session: AsyncSession, hub_id: UUID, shop_ids: list
         select(KnownShop.id).where(col(KnownShop.id).in_(shop_ids), KnownShop.hub_id == hub_id)
     )).all())
     if unknown := [str(shop_id) for shop_id in shop_ids if shop_id not in known]:
-        raise Unprocessable("ces boutiques ne sont pas du tiers-lieu : " + ", ".join(unknown),
-                            details=unknown)
+        raise Unprocessable(_("ces boutiques ne sont pas du tiers-lieu : %(shops)s")
+                            % {"shops": ", ".join(unknown)}, details=unknown)
 
 
 async def _shop_ids(session: AsyncSession, gathering_id: UUID) -> list[UUID]:
@@ -429,7 +430,7 @@ async def _person(session: AsyncSession, gathering_id: UUID, *, user_id: UUID | 
             select(KnownUser).where(KnownUser.email == (email or "").strip().lower())
         )).first()
     if user is None:
-        raise Unprocessable(f"aucun compte n'existe pour {email or user_id}")
+        raise Unprocessable(_("aucun compte n'existe pour %(who)s") % {"who": email or user_id})
     return Participant(user.id, user.name, user.email, False, False)
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.kit.errors import Conflict
+from libs.kit.i18n import gettext as _
 from services.pickup.domain import CANCELLED, NO_SHOW, PICKED_UP, READY
 
 MAX_REMINDER_AFTER_HOURS = 7 * 24
@@ -27,8 +28,8 @@ class NoShowTerms(BaseModel):
     @model_validator(mode="after")
     def _hold_outlasts_reminder(self) -> NoShowTerms:
         if self.hold_hours <= self.reminder_after_hours:
-            raise ValueError("la garde (hold_hours) doit durer plus longtemps que le délai du "
-                             "rappel (reminder_after_hours)")
+            raise ValueError(_("la garde (hold_hours) doit durer plus longtemps que le délai du "
+                               "rappel (reminder_after_hours)"))
         return self
 
     @property
@@ -76,12 +77,12 @@ def hold_end(terms: NoShowTerms, *, slot_ends_at: datetime, ready_at: datetime |
 def refuse_no_show(pickup_status: str, slot_ends_at: datetime, now: datetime) -> None:
     """Staff record a no-show by hand only for goods all in, once the slot is over."""
     if pickup_status == NO_SHOW:
-        raise Conflict("cette commande est déjà enregistrée comme non retirée")
+        raise Conflict(_("cette commande est déjà enregistrée comme non retirée"))
     if pickup_status == PICKED_UP:
-        raise Conflict("cette commande a déjà été remise")
+        raise Conflict(_("cette commande a déjà été remise"))
     if pickup_status == CANCELLED:
-        raise Conflict("cette commande a été annulée")
+        raise Conflict(_("cette commande a été annulée"))
     if pickup_status != READY:
-        raise Conflict("des parts restent à déposer : la commande n'a pas pu être retirée")
+        raise Conflict(_("des parts restent à déposer : la commande n'a pas pu être retirée"))
     if now < slot_ends_at:
-        raise Conflict("le créneau de retrait n'est pas terminé : le client peut encore venir")
+        raise Conflict(_("le créneau de retrait n'est pas terminé : le client peut encore venir"))

@@ -1,5 +1,5 @@
-"""The hub admin's no-show policy page, in French: reminder delay and hold period; the refund
-rate is the payment service's, and the page says where it is set."""
+"""The hub admin's no-show policy page, in French or English: reminder delay and hold period;
+the refund rate is the payment service's, and the page says where it is set."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
+from libs.kit.i18n import N_
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
 from services.pickup.no_show import use_cases
@@ -31,7 +33,7 @@ async def policy_page(request: Request, hub_id: UUID, runtime: Runtime, principa
                       fait: str | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    notice = "Les règles d'absence sont enregistrées." if fait == "regles" else None
+    notice = _("Les règles d'absence sont enregistrées.") if fait == "regles" else None
     return await _render(request, runtime, principal, hub_id, notice=notice)
 
 
@@ -62,7 +64,8 @@ async def _render(request: Request, runtime: ServiceRuntime, principal: Principa
         policy = await use_cases.policy_of(runtime, principal, hub_id)
         may_edit = await use_cases.may_set_policy(runtime, principal, hub_id)
     except (Forbidden, NotFound) as exc:
-        title = "Accès réservé à l'équipe" if exc.status == 403 else "Tiers-lieu introuvable"
+        title = (_("Accès réservé à l'équipe") if exc.status == 403
+                 else _("Tiers-lieu introuvable"))
         return problem_page(request, principal, exc.status, title=title, detail=exc.message)
     return templates.TemplateResponse(request, "no_show_policy.html", {
         "principal": principal, "policy": policy, "may_edit": may_edit,
@@ -72,8 +75,9 @@ async def _render(request: Request, runtime: ServiceRuntime, principal: Principa
 
 
 def _message(exc: ValidationError) -> str:
-    labels = {"reminder_after_hours": "Rappel", "hold_hours": "Garde"}
+    labels = {"reminder_after_hours": N_("Rappel"), "hold_hours": N_("Garde")}
     first = exc.errors()[0]
-    where = labels.get(str(first["loc"][0]), "") if first["loc"] else ""
+    label = labels.get(str(first["loc"][0])) if first["loc"] else None
+    where = _(label) if label else ""
     message = first["msg"].removeprefix("Value error, ")
     return f"{where} : {message}" if where else message

@@ -27,6 +27,7 @@ from services.pickup.no_show.tables import NoShowPolicy
 from services.pickup.tables import Hub, HubStaff, Pickup, PickupPart, Slot
 from services.pickup.use_cases import (
     PickupView,
+    carry_on_saga,
     find_pickup,
     pickup_views,
     require_role,
@@ -144,6 +145,7 @@ async def _remind(runtime: ServiceRuntime, pickup: Pickup, held_until: datetime,
         )
         if marked.rowcount != 1:
             return False
+        carry_on_saga(uow, pickup)
         await uow.emit(PickupOverdue(order_id=pickup.order_id, hub_id=pickup.hub_id,
                                      held_until=held_until))
     return True
@@ -159,6 +161,7 @@ async def _give_up(uow: UnitOfWork, pickup: Pickup, now: datetime) -> bool:
     )
     if marked.rowcount != 1:
         return False
+    carry_on_saga(uow, pickup)
     shop_ids = (await uow.session.exec(
         select(PickupPart.shop_id)
         .where(PickupPart.order_id == pickup.order_id, PickupPart.status != CANCELLED)

@@ -24,8 +24,8 @@ async def hub_report(hub_id: UUID, runtime: Runtime, principal: CurrentUser,
                      last: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None
                      ) -> Report:
     """Sales (counted when orders are handed over) per month and per shop, buyers new and
-    returning, members gained (null until memberships exist), gatherings' sign-ups and
-    attendance, and visits to the hub by slot, week and hour; for the hub's admins. Money in
-    cents; months in Europe/Paris; six months up to this one unless told."""
+    returning, members gained (residents' first memberships; a renewal is none), gatherings'
+    sign-ups and attendance, and visits to the hub by slot, week and hour; for the hub's
+    admins. Money in cents; months in Europe/Paris; six months up to this one unless told."""
     period = Period.asked(first, last, paris_today(use_cases.utc_now()))
     return await use_cases.hub_report(runtime, principal, hub_id, period)

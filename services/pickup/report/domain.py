@@ -22,10 +22,13 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from libs.kit.errors import Unprocessable
+from libs.kit.i18n import babel_locale
+from libs.kit.i18n import gettext as _
 from libs.kit.months import Month
 
 PARIS = ZoneInfo("Europe/Paris")
-LOCALE = "fr_FR"
+# The CSV is French whatever the reader's language: a data format for a French spreadsheet.
+CSV_LOCALE = "fr_FR"
 MAX_MONTHS = 36
 DEFAULT_MONTHS = 6
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -47,10 +50,11 @@ class Period:
         last_month = Month.parse(last) if last else Month.of(today)
         first_month = Month.parse(first) if first else last_month.shifted(1 - DEFAULT_MONTHS)
         if first_month > last_month:
-            raise Unprocessable(f"la période commence ({first_month}) après sa fin ({last_month})")
+            raise Unprocessable(_("la période commence (%(first)s) après sa fin (%(last)s)")
+                                % {"first": first_month, "last": last_month})
         period = cls(first_month, last_month)
         if len(period.months()) > MAX_MONTHS:
-            raise Unprocessable(f"la période dépasse {MAX_MONTHS} mois")
+            raise Unprocessable(_("la période dépasse %(count)d mois") % {"count": MAX_MONTHS})
         return period
 
     def months(self) -> list[Month]:
@@ -344,11 +348,11 @@ def _figures(section: str, period: str, subject: str, figures: list[tuple[str, i
 
 def euros(cents: int) -> str:
     """12,50 — the decimal comma a French spreadsheet reads as a number."""
-    return format_decimal(cents / 100, "0.00", locale=LOCALE)
+    return format_decimal(cents / 100, "0.00", locale=CSV_LOCALE)
 
 
 def money(cents: int) -> str:
-    return format_currency(cents / 100, "EUR", locale=LOCALE)
+    return format_currency(cents / 100, "EUR", locale=babel_locale())
 
 
 # --- SVG charts -------------------------------------------------------------------------
@@ -447,20 +451,25 @@ def sales_chart(report: Report) -> str:
                for row in report.months]
     series = [Series(shop.name, [m.sales_cents for m in shop.months]) for shop in report.shops]
     described = ", ".join(f"{row.label} : {money(row.sales_cents)}" for row in report.months)
-    return bar_chart(chart_id="ventes", title="Ventes par mois et par boutique",
-                     description=f"Ventes des commandes remises, par mois : {described}.",
-                     columns=columns, series=series or [Series("Ventes", [0] * len(columns))],
+    return bar_chart(chart_id="ventes", title=_("Ventes par mois et par boutique"),
+                     description=_("Ventes des commandes remises, par mois : %(figures)s.")
+                     % {"figures": described},
+                     columns=columns,
+                     series=series or [Series(_("Ventes"), [0] * len(columns))],
                      unit=money)
 
 
 def visits_chart(report: Report) -> str:
-    columns = [Column(week.week_of.isoformat(), format_date(week.week_of, "d MMM", locale=LOCALE),
-                      "semaine du " + format_date(week.week_of, "d MMMM y", locale=LOCALE))
+    locale = babel_locale()
+    columns = [Column(week.week_of.isoformat(), format_date(week.week_of, "d MMM", locale=locale),
+                      _("semaine du %(day)s")
+                      % {"day": format_date(week.week_of, "d MMMM y", locale=locale)})
                for week in report.weeks]
     described = ", ".join(f"{c.long_label} : {w.visits}"
                           for c, w in zip(columns, report.weeks, strict=True) if w.visits)
-    return bar_chart(chart_id="visites", title="Visites au tiers-lieu par semaine",
-                     description="Commandes retirées au tiers-lieu, par semaine"
-                                 f"{' : ' + described if described else ' : aucune'}.",
-                     columns=columns, series=[Series("Visites", [w.visits for w in report.weeks])],
+    return bar_chart(chart_id="visites", title=_("Visites au tiers-lieu par semaine"),
+                     description=_("Commandes retirées au tiers-lieu, par semaine : %(figures)s.")
+                     % {"figures": described or _("aucune")},
+                     columns=columns,
+                     series=[Series(_("Visites"), [w.visits for w in report.weeks])],
                      column_width=24, label_every=max(1, ceil(len(columns) / 12)))

@@ -1,9 +1,10 @@
-"""The funders' report page (French, no JavaScript: charts are inline SVG, each with a table of
-the same figures) and its CSV, for the hub's admins.
+"""The funders' report page (French or English, no JavaScript: charts are inline SVG, each with
+a table of the same figures) and its CSV, for the hub's admins.
 
-The CSV is one file with a ``section`` column, one figure per row, separated by semicolons,
-UTF-8 with a byte-order mark: a French Excel opens it as it is, accents and all; money is in
-cents, with euros and a decimal comma beside it."""
+The CSV is a data format, French whatever the page's language: one file with a ``section``
+column, one figure per row, separated by semicolons, UTF-8 with a byte-order mark: a French
+Excel opens it as it is, accents and all; money is in cents, with euros and a decimal comma
+beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import io
 from typing import Annotated
 from uuid import UUID
 
+from babel.dates import get_day_names
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -20,13 +22,17 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import Forbidden, NotFound, Unprocessable
+from libs.kit.i18n import N_, babel_locale
+from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page, sign_in_redirect
 from services.pickup.domain import paris_today
 from services.pickup.pages import templates
 from services.pickup.report import use_cases
-from services.pickup.report.domain import WEEKDAYS, Period, Report, csv_rows, sales_chart, visits_chart
+from services.pickup.report.domain import Period, Report, csv_rows, sales_chart, visits_chart
 
 router = APIRouter(include_in_schema=False)
+TITLES = {403: N_("Rapport réservé aux administrateurs du tiers-lieu"),
+          404: N_("Tiers-lieu introuvable"), 422: N_("Période illisible")}
 
 @router.get("/hubs/{hub_id}/rapport", response_class=HTMLResponse, name="hub_report_page")
 async def report_page(request: Request, hub_id: UUID, runtime: Runtime, principal: MaybeUser,
@@ -75,16 +81,16 @@ def _hour_grid(report: Report) -> dict:
     """Visits by weekday (rows) and hour (columns), the hours and days that had any."""
     counted = {(cell.weekday, cell.hour): cell.visits for cell in report.hours}
     hours = sorted({hour for _, hour in counted})
-    days = sorted({day for day, _ in counted})
+    days = sorted({day for day, _hour in counted})
+    names = get_day_names("wide", locale=babel_locale())
     return {"hours": hours,
-            "rows": [(WEEKDAYS[day], [counted.get((day, hour), 0) for hour in hours])
+            "rows": [(names[day], [counted.get((day, hour), 0) for hour in hours])
                      for day in days]}
 
 
 def _problem(request: Request, principal: Principal, exc: Forbidden | NotFound | Unprocessable
              ) -> Response:
-    titles = {403: "Rapport réservé aux administrateurs du tiers-lieu",
-              404: "Tiers-lieu introuvable", 422: "Période illisible"}
-    return problem_page(request, principal, exc.status, title=titles.get(exc.status),
+    title = TITLES.get(exc.status)
+    return problem_page(request, principal, exc.status, title=_(title) if title else None,
                         detail=exc.message,
-                        back=(request.url_for("desk_index").path, "Retour à mes tiers-lieux"))
+                        back=(request.url_for("desk_index").path, _("Retour à mes tiers-lieux")))

@@ -25,6 +25,7 @@ from services.pickup.domain import CANCELLED, NO_SHOW, PICKED_UP
 from services.pickup.gatherings.domain import SCHEDULED as GATHERING_SCHEDULED
 from services.pickup.gatherings.domain import SIGNED_UP
 from services.pickup.gatherings.tables import Attendance, Gathering, SignUp
+from services.pickup.membership.tables import Member
 from services.pickup.report.domain import (
     GatheringTurnout,
     Period,
@@ -199,8 +200,12 @@ async def _count_by_gathering(session: AsyncSession, query, ids: list[UUID]) -> 
 
 
 async def _members_gained(session: AsyncSession, hub_id: UUID, period: Period
-                          ) -> Mapping[Month, int] | None:
-    """Members who joined the hub, per Paris month of joining. THE one place to plug the
-    memberships in once issue 6's membership part makes them (count its rows by month here);
-    until then None, and the report says « — » rather than a made-up 0."""
-    return None
+                          ) -> Mapping[Month, int]:
+    """Residents who became members of the hub, per Paris month of their first membership's
+    start: a renewal, or a return after a break, is no new member."""
+    since = (await session.exec(
+        select(Member.since)
+        .where(Member.hub_id == hub_id, col(Member.since) >= period.starts_at(),
+               col(Member.since) < period.ends_at())
+    )).all()
+    return Counter(Month.of(moment) for moment in since)

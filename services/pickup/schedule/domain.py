@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from libs.kit.i18n import gettext as _
 from services.pickup.domain import PARIS
 
 # Where a slot comes from: staff opened it by hand, the opening hours made it, or a gathering
@@ -30,7 +31,6 @@ from services.pickup.domain import PARIS
 STAFF_OPENED, FROM_OPENING_HOURS, DURING_GATHERING = "staff", "opening_hours", "gathering"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 CLOSED_BY_NEW_HOURS = "hors des nouveaux horaires d'ouverture"
 
@@ -47,14 +47,15 @@ class TimeRange(BaseModel):
     @classmethod
     def _to_the_minute(cls, value: time) -> time:
         if value.tzinfo is not None:
-            raise ValueError("une heure d'ouverture est l'heure de Paris, sans fuseau : 09:00")
+            raise ValueError(_("une heure d'ouverture est l'heure de Paris, sans fuseau : 09:00"))
         return value.replace(second=0, microsecond=0)
 
     @model_validator(mode="after")
     def _closes_after_opening(self) -> TimeRange:
         if self.closes <= self.opens:
-            raise ValueError(f"la fermeture ({self.closes:%H:%M}) doit venir après "
-                             f"l'ouverture ({self.opens:%H:%M})")
+            raise ValueError(_("la fermeture (%(closes)s) doit venir après l'ouverture "
+                               "(%(opens)s)") % {"closes": f"{self.closes:%H:%M}",
+                                                 "opens": f"{self.opens:%H:%M}"})
         return self
 
     @field_serializer("opens", "closes")
@@ -75,15 +76,18 @@ def parse_ranges(text: str) -> list[TimeRange]:
     for written in filter(None, (part.strip() for part in re.split(r"[,;/]", text))):
         found = _RANGE.match(written.lower().replace(" à ", "-"))
         if found is None:
-            raise ValueError(f"« {written} » : écrivez une plage comme 9h-12h30 ou 14:00-19:00")
+            raise ValueError(_("« %(written)s » : écrivez une plage comme 9h-12h30 ou "
+                               "14:00-19:00") % {"written": written})
         opens_h, opens_m, closes_h, closes_m = found.groups()
         try:
             ranges.append(TimeRange(opens=time(int(opens_h), int(opens_m or 0)),
                                     closes=time(int(closes_h), int(closes_m or 0))))
         except ValidationError as exc:
-            raise ValueError(f"« {written} » : {first_error(exc)}") from exc
+            raise ValueError(_("« %(written)s » : %(problem)s")
+                             % {"written": written, "problem": first_error(exc)}) from exc
         except ValueError as exc:
-            raise ValueError(f"« {written} » : heure impossible") from exc
+            raise ValueError(_("« %(written)s » : heure impossible")
+                             % {"written": written}) from exc
     return _sorted_apart(ranges)
 
 
@@ -96,7 +100,8 @@ def _sorted_apart(ranges: Sequence[TimeRange]) -> list[TimeRange]:
     ordered = sorted(ranges, key=lambda r: r.opens)
     for before, after in zip(ordered, ordered[1:], strict=False):
         if after.opens < before.closes:
-            raise ValueError(f"les plages {before.label()} et {after.label()} se chevauchent")
+            raise ValueError(_("les plages %(before)s et %(after)s se chevauchent")
+                             % {"before": before.label(), "after": after.label()})
     return ordered
 
 
@@ -145,10 +150,10 @@ class ExceptionDetails(BaseModel):
     def _one_day_at_least(self) -> ExceptionDetails:
         self.last_day = self.last_day or self.first_day
         if self.last_day < self.first_day:
-            raise ValueError("le dernier jour (last_day) ne peut pas précéder le premier "
-                             "(first_day)")
+            raise ValueError(_("le dernier jour (last_day) ne peut pas précéder le premier "
+                               "(first_day)"))
         if (self.last_day - self.first_day).days > 366:
-            raise ValueError("une exception couvre au plus un an")
+            raise ValueError(_("une exception couvre au plus un an"))
         return self
 
 

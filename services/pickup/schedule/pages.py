@@ -1,4 +1,5 @@
-"""The hub's public page with its hours, and the hub admin's page to edit them, in French."""
+"""The hub's public page with its hours, and the hub admin's page to edit them, in French or
+English."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
 
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -16,12 +17,13 @@ from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import DomainError, Forbidden, NotFound
-from libs.kit.pages import LOCALE, problem_page, sign_in_redirect
+from libs.kit.i18n import N_, babel_locale
+from libs.kit.i18n import gettext as _
+from libs.kit.pages import problem_page, sign_in_redirect
 from libs.kit.runtime import ServiceRuntime
 from services.pickup.pages import templates
 from services.pickup.schedule import use_cases
 from services.pickup.schedule.domain import (
-    WEEKDAY_NAMES,
     WEEKDAYS,
     ExceptionDetails,
     SlotSettings,
@@ -34,10 +36,11 @@ from services.pickup.schedule.domain import (
 router = APIRouter(prefix="/hubs", include_in_schema=False)
 
 # Named notices, so no link can make the page say what its author wants.
-NOTICES = {"horaires": "Les horaires sont enregistrés. Les créneaux suivront à la prochaine "
-                       "génération, ou tout de suite avec « Générer les créneaux ».",
-           "exception": "L'exception est ajoutée.", "supprimee": "L'exception est supprimée.",
-           "ferme": "Le créneau est fermé : plus aucune commande ne peut le choisir."}
+NOTICES = {"horaires": N_("Les horaires sont enregistrés. Les créneaux suivront à la prochaine "
+                          "génération, ou tout de suite avec « Générer les créneaux »."),
+           "exception": N_("L'exception est ajoutée."),
+           "supprimee": N_("L'exception est supprimée."),
+           "ferme": N_("Le créneau est fermé : plus aucune commande ne peut le choisir.")}
 
 
 @router.get("/{hub_id}", response_class=HTMLResponse, name="hub_page")
@@ -46,10 +49,11 @@ async def hub_page(request: Request, hub_id: UUID, runtime: Runtime, principal: 
     try:
         schedule = await use_cases.schedule_of(runtime, hub_id)
     except NotFound as exc:
-        return problem_page(request, principal, 404, title="Tiers-lieu introuvable",
+        return problem_page(request, principal, 404, title=_("Tiers-lieu introuvable"),
                             detail=exc.message)
     return templates.TemplateResponse(request, "schedule_hub.html", {
         "principal": principal, "schedule": schedule, "week": _week(schedule.weekly),
+        "has_hours": any(schedule.weekly.on_weekday(day) for day in WEEKDAYS),
         "exceptions": [_exception_line(e) for e in schedule.exceptions],
         "may_edit": principal is not None
         and await use_cases.may_edit(runtime, principal, hub_id),
@@ -62,9 +66,10 @@ async def hours_page(request: Request, hub_id: UUID, runtime: Runtime, principal
                      fermes: int | None = None) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    notice = NOTICES.get(fait)
+    notice = _(NOTICES[fait]) if fait in NOTICES else None
     if fait == "creneaux" and ouverts is not None and fermes is not None:
-        notice = f"Créneaux générés : {ouverts} ouvert(s), {fermes} fermé(s)."
+        notice = _("Créneaux générés : %(opened)d ouvert(s), %(closed)d fermé(s).") % {
+            "opened": ouverts, "closed": fermes}
     return await _render(request, runtime, principal, hub_id, notice=notice)
 
 
@@ -76,8 +81,8 @@ async def save_hours(request: Request, hub_id: UUID, runtime: Runtime, principal
     form = await request.form()
     typed = {name: str(form.get(name, "")) for name in (*WEEKDAYS, *SlotSettings.model_fields)}
     try:
-        weekly = WeeklyHours(**{day: _ranges(WEEKDAY_NAMES[i], typed[day])
-                                for i, day in enumerate(WEEKDAYS)})
+        weekly = WeeklyHours(**{day: _ranges(name, typed[day])
+                                for day, name in zip(WEEKDAYS, _day_names(), strict=True)})
         settings = SlotSettings(**{name: typed[name] for name in SlotSettings.model_fields})
     except ValueError as exc:
         return await _render(request, runtime, principal, hub_id, typed=typed,
@@ -102,7 +107,7 @@ async def add_exception(request: Request, hub_id: UUID, runtime: Runtime, princi
              "horaires": horaires}
     try:
         details = ExceptionDetails(first_day=premier_jour, last_day=dernier_jour or None,
-                                   label=libelle, hours=_ranges("ces jours-là", horaires))
+                                   label=libelle, hours=_ranges(_("ces jours-là"), horaires))
         await use_cases.add_exception(runtime, principal, hub_id, details)
     except (ValueError, DomainError) as exc:
         return await _render(request, runtime, principal, hub_id, typed_exception=typed,
@@ -144,6 +149,7 @@ async def close_slot(request: Request, hub_id: UUID, slot_id: UUID, runtime: Run
     if principal is None:
         return sign_in_redirect(request, _hours_path(request, hub_id))
     try:
+        # The reason travels in SlotClosed to other services: French, like every event's text.
         await use_cases.close_hub_slot(runtime, principal, hub_id, slot_id,
                                        "retiré par le tiers-lieu : hors des horaires d'ouverture")
     except DomainError as exc:
@@ -160,12 +166,12 @@ async def _render(request: Request, runtime: ServiceRuntime, principal: Principa
         kept_held = await use_cases.held_outside_hours(runtime, principal, hub_id)
         schedule = await use_cases.schedule_of(runtime, hub_id)
     except (Forbidden, NotFound) as exc:
-        title = "Réservé aux administrateurs du tiers-lieu" if exc.status == 403 else \
-            "Tiers-lieu introuvable"
+        title = _("Réservé aux administrateurs du tiers-lieu") if exc.status == 403 else \
+            _("Tiers-lieu introuvable")
         return problem_page(request, principal, exc.status, title=title, detail=exc.message)
     return templates.TemplateResponse(request, "schedule_edit.html", {
         "principal": principal, "schedule": schedule, "error": error, "notice": notice,
-        "days": list(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)),
+        "days": list(zip(WEEKDAYS, _day_names(), strict=True)),
         "typed": typed or _typed(schedule), "typed_exception": typed_exception or {},
         "exceptions": [(e, _exception_line(e)) for e in schedule.exceptions],
         "kept_held": kept_held,
@@ -179,9 +185,15 @@ def _typed(schedule: use_cases.Schedule) -> dict[str, str]:
     return typed
 
 
+def _day_names() -> list[str]:
+    """Monday to Sunday, in the reader's language."""
+    names = get_day_names("wide", locale=babel_locale())
+    return [names[index] for index in range(7)]
+
+
 def _week(weekly: WeeklyHours) -> list[tuple[str, str]]:
-    return [(name.capitalize(), _written(weekly.on_weekday(day)) or "fermé")
-            for day, name in zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)]
+    return [(name.capitalize(), _written(weekly.on_weekday(day)) or _("fermé"))
+            for day, name in zip(WEEKDAYS, _day_names(), strict=True)]
 
 
 def _written(ranges: list[TimeRange] | tuple[TimeRange, ...]) -> str:
@@ -191,27 +203,30 @@ def _written(ranges: list[TimeRange] | tuple[TimeRange, ...]) -> str:
 def _exception_line(exception) -> str:
     days = _day(exception.first_day)
     if exception.last_day != exception.first_day:
-        days = f"du {days} au {_day(exception.last_day)}"
+        days = _("du %(first)s au %(last)s") % {"first": days, "last": _day(exception.last_day)}
     hours = _written([TimeRange.model_validate(r) for r in exception.hours])
-    return f"{days} : {exception.label} — " + (f"ouvert {hours}" if hours else "fermé")
+    opening = _("ouvert %(hours)s") % {"hours": hours} if hours else _("fermé")
+    return f"{days} : {exception.label} — {opening}"
 
 
 def _day(day: date) -> str:
-    return format_date(day, "EEEE d MMMM y", locale=LOCALE)
+    return format_date(day, "EEEE d MMMM y", locale=babel_locale())
 
 
 def _ranges(day_name: str, text: str) -> list[TimeRange]:
     try:
         return parse_ranges(text)
     except ValueError as exc:
-        raise ValueError(f"{day_name.capitalize()} : {exc}") from exc
+        raise ValueError(_("%(field)s : %(problem)s") % {"field": day_name.capitalize(),
+                                                          "problem": exc}) from exc
 
 
-FIELDS = {"slot_minutes": "Durée d'un créneau (5 à 480 minutes)",
-          "capacity": "Commandes par créneau (1 à 10 000)",
-          "lead_time_hours": "Délai de commande (0 à 720 heures)",
-          "horizon_days": "Créneaux ouverts à l'avance (1 à 90 jours)",
-          "first_day": "Premier jour", "last_day": "Dernier jour", "label": "Libellé"}
+FIELDS = {"slot_minutes": N_("Durée d'un créneau (5 à 480 minutes)"),
+          "capacity": N_("Commandes par créneau (1 à 10 000)"),
+          "lead_time_hours": N_("Délai de commande (0 à 720 heures)"),
+          "horizon_days": N_("Créneaux ouverts à l'avance (1 à 90 jours)"),
+          "first_day": N_("Premier jour"), "last_day": N_("Dernier jour"),
+          "label": N_("Libellé")}
 
 
 def _message(exc: Exception) -> str:
@@ -222,8 +237,8 @@ def _message(exc: Exception) -> str:
     error = exc.errors()[0]
     if error["type"] == "value_error":
         return first_error(exc)
-    field = FIELDS.get(str(error["loc"][0]) if error["loc"] else "", "Saisie")
-    return f"{field} : valeur manquante ou impossible"
+    field = FIELDS.get(str(error["loc"][0]) if error["loc"] else "", N_("Saisie"))
+    return _("%(field)s : valeur manquante ou impossible") % {"field": _(field)}
 
 
 def _hours_path(request: Request, hub_id: UUID) -> str:

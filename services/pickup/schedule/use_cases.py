@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from libs.auth.tokens import Principal
 from libs.contracts.pickup import SlotClosed
 from libs.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from libs.kit.i18n import gettext as _
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
 from services.pickup.domain import paris_today
 from services.pickup.schedule.domain import (
@@ -90,14 +91,16 @@ async def set_schedule(runtime: ServiceRuntime, principal: Principal, hub_id: UU
 async def add_exception(runtime: ServiceRuntime, principal: Principal, hub_id: UUID,
                         details: ExceptionDetails) -> ScheduleException:
     if details.last_day < paris_today(utc_now()):
-        raise Unprocessable("cette exception est entièrement passée")
+        raise Unprocessable(_("cette exception est entièrement passée"))
     async with runtime.unit_of_work() as uow:
         await require_role(uow.session, principal, hub_id, "admin")
         await _schedule_row(uow.session, hub_id)  # locks the hub's schedule: no overlap sneaks in
         for other in await _exceptions(uow.session, hub_id, since=details.first_day):
             if _days(other).overlaps(details):
-                raise Conflict(f"ces jours recoupent l'exception « {other.label} » du "
-                               f"{other.first_day:%d/%m/%Y} au {other.last_day:%d/%m/%Y}")
+                raise Conflict(_("ces jours recoupent l'exception « %(label)s » du %(first)s au "
+                                 "%(last)s") % {"label": other.label,
+                                                "first": f"{other.first_day:%d/%m/%Y}",
+                                                "last": f"{other.last_day:%d/%m/%Y}"})
         exception = ScheduleException(
             id=uuid4(), hub_id=hub_id, first_day=details.first_day, last_day=details.last_day,
             label=details.label, hours=[r.model_dump(mode="json") for r in details.hours],
@@ -112,7 +115,7 @@ async def remove_exception(runtime: ServiceRuntime, principal: Principal, hub_id
         await require_role(uow.session, principal, hub_id, "admin")
         exception = await uow.session.get(ScheduleException, exception_id)
         if exception is None or exception.hub_id != hub_id:
-            raise NotFound(f"aucune exception {exception_id} pour ce tiers-lieu")
+            raise NotFound(_("aucune exception %(id)s pour ce tiers-lieu") % {"id": exception_id})
         await uow.session.delete(exception)
 
 
@@ -134,7 +137,7 @@ async def generate_hub_slots(runtime: ServiceRuntime, principal: Principal, hub_
     async with runtime.unit_of_work() as uow:
         await require_role(uow.session, principal, hub_id, "admin")
         if await uow.session.get(HubSchedule, hub_id) is None:
-            raise Conflict("ce tiers-lieu n'a pas encore d'horaires d'ouverture")
+            raise Conflict(_("ce tiers-lieu n'a pas encore d'horaires d'ouverture"))
         return await generate_slots(uow, hub_id, utc_now())
 
 
@@ -210,9 +213,9 @@ async def close_hub_slot(runtime: ServiceRuntime, principal: Principal, hub_id: 
         await require_role(uow.session, principal, hub_id, "staff")
         slot = await uow.session.get(Slot, slot_id)
         if slot is None or slot.hub_id != hub_id:
-            raise NotFound(f"aucun créneau {slot_id} dans ce tiers-lieu")
+            raise NotFound(_("aucun créneau %(id)s dans ce tiers-lieu") % {"id": slot_id})
         if not await close_slot(uow, slot, reason, utc_now()):
-            raise Conflict("ce créneau est déjà fermé")
+            raise Conflict(_("ce créneau est déjà fermé"))
     return slot
 
 

@@ -22,6 +22,7 @@ from libs.messaging.port import Record
 from services.pickup.bootstrap import PickupSettings
 from services.pickup.main import create_app
 from services.pickup.tables import outbox
+from tests.support.csrf import csrf_ready
 
 HUB = {"name": "Le Grenier Partagé", "town": "Paimpol", "address": "3 place du Martray"}
 
@@ -124,7 +125,7 @@ async def running_pickup(tmp_path, database_url: str | None = None) -> AsyncIter
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://hub")) as client:
             yield Pickup(client, app.state.runtime)
 
 

@@ -68,7 +68,7 @@ async def test_the_admins_form_sets_the_policy_and_points_to_the_refund_setting(
     assert saved.status_code == 303
     after = await pickup.client.get(saved.headers["location"], headers=admin)
     assert "absence sont enregistrées." in after.text
-    assert "rappel\n  3 h après" in after.text and "attendent\n  24 h" in after.text
+    assert "rappel 3 h après" in after.text and "attendent 24 h" in after.text
 
 
 async def test_staff_read_the_policy_page_without_the_form(pickup):

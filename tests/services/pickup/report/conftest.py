@@ -16,6 +16,11 @@ Expected figures, period 2026-02 to 2026-04:
   January visit left out.
 - gatherings: a tasting on 29 March (2 signed up, a third cancelled; 2 came, one of them signed
   up), a free-entry talk on 2 April (1 came); a cancelled one in February left out.
+- members gained, by the Paris month of their first membership: February 1 (Fanny, who renewed
+  in April: no new member then); March 2 (Ewen at 00:30 on 1 March in Paris, still February in
+  UTC; Jules at 23:00 on 31 March in Paris); April 0. Hélène, a member since January who came
+  back in March, Gaël, who joined at 00:30 on 1 May in Paris, and Iris, whose fee never came,
+  count nowhere.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from libs.contracts.order import (
     OrderPartCancelled,
 )
 from services.pickup.gatherings.tables import Attendance, Gathering, SignUp
+from services.pickup.membership.tables import Member, Membership
 from services.pickup.tables import Pickup, Slot
 from tests.services.pickup.conftest import part_of
 
@@ -72,6 +78,7 @@ async def seed_history(pickup) -> History:
     await _seed_orders(pickup, hub_id, bakery, cheese)
     slots = await _seed_pickups(pickup, UUID(hub_id))
     gatherings = await _seed_gatherings(pickup, UUID(hub_id))
+    await _seed_memberships(pickup, UUID(hub_id))
     return History(hub_id, admin, staff, bakery, cheese, slots, gatherings)
 
 
@@ -171,6 +178,43 @@ async def _seed_gatherings(pickup, hub_id: UUID) -> dict[str, UUID]:
         tasting.taken = 2
         cancelled.taken = 1
     return {"tasting": tasting.id, "talk": talk.id, "cancelled": cancelled.id}
+
+
+async def _seed_memberships(pickup, hub_id: UUID) -> None:
+    members: list[Member] = []
+    periods: list[Membership] = []
+
+    def period(resident_id: UUID, started: str, status: str = "ended") -> None:
+        at = utc(started)
+        periods.append(Membership(
+            id=uuid4(), hub_id=hub_id, resident_id=resident_id, name="Résident",
+            email=f"{resident_id}@example.org", status=status, fee_cents=1000,
+            duration_months=12, requested_at=at, started_at=at,
+            expires_at=at + timedelta(days=365)))
+
+    def member(name: str, since: str, *renewed: str) -> None:
+        resident_id = uuid4()
+        members.append(Member(hub_id=hub_id, resident_id=resident_id,
+                              number=f"PAI-{len(members) + 1:04d}", sequence=len(members) + 1,
+                              name=name, email=f"{resident_id}@example.org", since=utc(since)))
+        for started in (since, *renewed):
+            period(resident_id, started)
+        periods[-1].status = "active"
+
+    member("Hélène", "2026-01-20T10:00:00", "2026-03-05T10:00:00")
+    member("Fanny", "2026-02-14T10:00:00", "2026-04-10T10:00:00")
+    member("Ewen", "2026-02-28T23:30:00")
+    member("Jules", "2026-03-31T21:00:00")
+    member("Gaël", "2026-04-30T22:30:00")
+    periods.append(Membership(
+        id=uuid4(), hub_id=hub_id, resident_id=uuid4(), name="Iris", email="iris@example.org",
+        status="lapsed", fee_cents=1000, duration_months=12,
+        requested_at=utc("2026-03-12T10:00:00"), pay_by=utc("2026-03-12T10:30:00"),
+        ended_at=utc("2026-03-12T10:40:00"), end_reason="unpaid"))
+    async with pickup.runtime.unit_of_work() as uow:
+        uow.session.add_all(members)
+        await uow.session.flush()
+        uow.session.add_all(periods)
 
 
 @pytest.fixture

@@ -44,13 +44,13 @@ async def test_the_report_holds_the_figures_of_the_seeded_history(pickup_on_each
     assert (report["first_month"], report["last_month"], report["sales_counted_on"]) == (
         "2026-02", "2026-04", "completion")
     assert report["headline"] == {
-        "sales_cents": 9000, "orders": 5, "buyers": 3, "new_buyers": 2, "members_gained": None,
+        "sales_cents": 9000, "orders": 5, "buyers": 3, "new_buyers": 2, "members_gained": 3,
         "visits": 4, "no_shows": 1, "gatherings": 2, "sign_ups": 2, "attendance": 3}
     assert [(m["month"], m["orders"], m["sales_cents"], m["buyers"], m["new_buyers"],
              m["returning_buyers"], m["members_gained"]) for m in report["months"]] == [
-        ("2026-02", 1, 4000, 1, 0, 1, None),
-        ("2026-03", 3, 4000, 2, 2, 0, None),
-        ("2026-04", 1, 1000, 1, 0, 1, None)]
+        ("2026-02", 1, 4000, 1, 0, 1, 1),
+        ("2026-03", 3, 4000, 2, 2, 0, 2),
+        ("2026-04", 1, 1000, 1, 0, 1, 0)]
     assert [(m["visits"], m["no_shows"], m["gatherings"], m["sign_ups"], m["attendance"])
             for m in report["months"]] == [(1, 0, 0, 0, 0), (3, 1, 1, 2, 2), (0, 0, 1, 0, 1)]
     assert [(s["name"], s["orders"], s["sales_cents"],
@@ -103,7 +103,9 @@ async def test_the_csv_has_one_figure_a_row_with_its_section(pickup, history):
     assert rows[0] == ["section", "periode", "sujet", "mesure", "valeur", "valeur_euros"]
     for row in (["mois", "2026-03", "", "ventes_centimes", "4000", "40,00"],
                 ["mois", "2026-03", "", "nouveaux_acheteurs", "2", ""],
-                ["mois", "2026-02", "", "membres_gagnes", "", ""],
+                ["mois", "2026-02", "", "membres_gagnes", "1", ""],
+                ["mois", "2026-03", "", "membres_gagnes", "2", ""],
+                ["mois", "2026-04", "", "membres_gagnes", "0", ""],
                 ["boutiques", "2026-02", "Fromagerie du Trégor", "ventes_centimes", "2500", "25,00"],
                 ["boutiques", "2026-03", "Boulangerie Le Fournil", "commandes", "2", ""],
                 ["creneaux", "2026-03-29 10:00", "Dégustation de fromages", "retraits", "1", ""],
@@ -144,6 +146,6 @@ async def test_the_page_draws_a_bar_per_month_in_proportion_with_the_table_besid
     page = response.text
     assert "<h1>Rapport d'activité · Le Grenier Partagé</h1>" in page
     assert "90,00\xa0€" in page and "Causerie circuits courts" in page
-    assert ">—</span>" in page
+    assert "<dt>Membres gagnés</dt><dd>3</dd>" in page and ">—</span>" not in page
     assert f'action="/pickup/hubs/{history.hub_id}/rapport"' in page
     assert f'href="/pickup/hubs/{history.hub_id}/rapport.csv?from=2026-02&amp;to=2026-04"' in page

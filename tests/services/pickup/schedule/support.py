@@ -17,6 +17,7 @@ from services.pickup.schedule.tables import HubSchedule
 from services.pickup.schedule.use_cases import generate_slots
 from services.pickup.tables import Slot
 from tests.services.pickup.conftest import Pickup
+from tests.support.csrf import csrf_ready
 
 EVERY_DAY = {day: [{"opens": "09:00", "closes": "10:00"}]
              for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
@@ -65,5 +66,5 @@ async def pickup_with(settings: PickupSettings) -> AsyncIterator[Pickup]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with csrf_ready(httpx.AsyncClient(transport=transport, base_url="http://hub")) as client:
             yield Pickup(client, app.state.runtime)
