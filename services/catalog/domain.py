@@ -109,6 +109,14 @@ Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG), AfterValidator(_ta
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
 
 
+def member_price_below_price(member_price: int | None, info: ValidationInfo) -> int | None:
+    """A model's ``member_price_cents`` against its ``price_cents``, when it has one."""
+    price = info.data.get("price_cents")
+    if price is not None:
+        check_member_price(price, member_price)
+    return member_price
+
+
 class VariantDetails(BaseModel):
     """One way the product is sold: "250 g", "500 g", or "" for a product sold one way only.
     Without a SKU, one is made from the product's name and the label."""
@@ -122,13 +130,7 @@ class VariantDetails(BaseModel):
     member_price_cents: PriceCents | None = Field(
         default=None, description="What the hub's members pay instead: below price_cents.")
 
-    @field_validator("member_price_cents")
-    @classmethod
-    def _member_price_below_price(cls, member_price: int | None, info: ValidationInfo):
-        price = info.data.get("price_cents")
-        if price is not None:
-            check_member_price(price, member_price)
-        return member_price
+    _member_price_below_price = field_validator("member_price_cents")(member_price_below_price)
 
 
 class NewProduct(BaseModel):
@@ -150,13 +152,7 @@ class NewProduct(BaseModel):
     variants: list[VariantDetails] | None = Field(default=None, min_length=1,
                                                   max_length=MAX_VARIANTS)
 
-    @field_validator("member_price_cents")
-    @classmethod
-    def _member_price_below_price(cls, member_price: int | None, info: ValidationInfo):
-        price = info.data.get("price_cents")
-        if price is not None:
-            check_member_price(price, member_price)
-        return member_price
+    _member_price_below_price = field_validator("member_price_cents")(member_price_below_price)
 
     @field_validator("variants")
     @classmethod

@@ -135,7 +135,7 @@ class MonthFigures:
     buyers: int
     new_buyers: int
     returning_buyers: int
-    members_gained: int | None
+    members_gained: int
     visits: int
     no_shows: int
     gatherings: int
@@ -179,7 +179,7 @@ class Headline:
     orders: int
     buyers: int
     new_buyers: int
-    members_gained: int | None
+    members_gained: int
     visits: int
     no_shows: int
     gatherings: int
@@ -207,11 +207,11 @@ def report_of(
     *, hub_id: UUID, hub_name: str, period: Period, sales: Sequence[Sale],
     first_purchases: Mapping[UUID, datetime], shop_names: Mapping[UUID, str],
     visits: Sequence[datetime], slots: Sequence[SlotUse], gatherings: Sequence[GatheringTurnout],
-    members_gained: Mapping[Month, int] | None,
+    members_gained: Mapping[Month, int],
 ) -> Report:
     """The report over ``period``. ``first_purchases`` says when each buyer first completed an
     order at the hub, ever (it tells whether they are new); ``visits`` are when pickups were
-    handed over; a hub whose memberships are not known has ``members_gained`` None."""
+    handed over; ``members_gained`` counts new members by month."""
     months = period.months()
     first_month_of = {buyer: Month.of(moment) for buyer, moment in first_purchases.items()}
     in_period = [sale for sale in sales if period.holds(sale.completed_at)]
@@ -230,7 +230,7 @@ def report_of(
         orders=len(in_period),
         buyers=len(buyers),
         new_buyers=sum(1 for buyer in buyers if first_month_of[buyer] >= period.first),
-        members_gained=None if members_gained is None else sum(r.members_gained for r in month_rows),
+        members_gained=sum(r.members_gained for r in month_rows),
         visits=len(visits),
         no_shows=sum(row.no_shows for row in month_rows),
         gatherings=len(gatherings),
@@ -248,7 +248,7 @@ def report_of(
 
 def _month_figures(
     month: Month, sales: list[Sale], first_month_of: Mapping[UUID, Month],
-    members_gained: Mapping[Month, int] | None, visits: list[datetime], slots: list[SlotUse],
+    members_gained: Mapping[Month, int], visits: list[datetime], slots: list[SlotUse],
     gatherings: list[GatheringTurnout],
 ) -> MonthFigures:
     buyers = {sale.buyer_id for sale in sales}
@@ -257,7 +257,7 @@ def _month_figures(
         month=str(month), label=month.label, orders=len(sales),
         sales_cents=sum(sale.total_cents for sale in sales), buyers=len(buyers), new_buyers=new,
         returning_buyers=len(buyers) - new,
-        members_gained=None if members_gained is None else members_gained.get(month, 0),
+        members_gained=members_gained.get(month, 0),
         visits=len(visits), no_shows=sum(slot.no_shows for slot in slots),
         gatherings=len(gatherings), sign_ups=sum(g.signed_up for g in gatherings),
         attendance=sum(g.attended for g in gatherings),

@@ -88,15 +88,15 @@ def test_buyers_are_new_in_the_month_of_their_first_order_ever_and_members_show_
                          shop_names={}, visits=[], slots=[], gatherings=[],
                          members_gained=members)
 
-    unknown, known = report(None), report({Month(2026, 2): 4, Month(2025, 12): 9})
+    none, known = report({}), report({Month(2026, 2): 4, Month(2025, 12): 9})
 
-    assert [(m.buyers, m.new_buyers, m.returning_buyers) for m in unknown.months] == [
+    assert [(m.buyers, m.new_buyers, m.returning_buyers) for m in none.months] == [
         (2, 1, 1), (1, 0, 1)]
-    assert (unknown.headline.buyers, unknown.headline.new_buyers) == (2, 1)
-    assert unknown.headline.sales_cents == 1200
-    assert unknown.shops[0].name.startswith("Boutique ")
-    assert [m.members_gained for m in unknown.months] == [None, None]
-    assert unknown.headline.members_gained is None
+    assert (none.headline.buyers, none.headline.new_buyers) == (2, 1)
+    assert none.headline.sales_cents == 1200
+    assert none.shops[0].name.startswith("Boutique ")
+    assert [m.members_gained for m in none.months] == [0, 0]
+    assert none.headline.members_gained == 0
     assert [m.members_gained for m in known.months] == [0, 4]
     assert known.headline.members_gained == 4
 
