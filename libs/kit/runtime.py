@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData, text
@@ -199,7 +199,8 @@ class ServiceRuntime:
             await self.relay.start()
         if self.definition.subscriptions:
             self.consumer = self.bus.consumer(
-                self.definition.group, self.definition.subscribed_topics(), self.handle
+                self.definition.group, self.definition.subscribed_topics(), self.handle,
+                batch_handler=self.handle_batch,
             )
             await self.consumer.start()
             self._tasks.append(asyncio.create_task(self._every(self.lag_refresh_s, _refresh_lag)))
@@ -246,33 +247,48 @@ class ServiceRuntime:
     async def handle(self, record: Record) -> None:
         """Apply one event with every handler subscribed to its type, once, in one transaction;
         then start the work the handlers left for after the commit."""
+        await self.handle_batch([record])
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Apply events in order, as ``handle`` does, all in one transaction: one commit (and
+        one inbox and one outbox statement) for the lot. Raises, having applied none of them,
+        when any handler does; the consumer then hands them over one at a time."""
+        due = [arrival for arrival in map(self._decode, records) if arrival.handlers]
+        if not due:
+            return
+        applied = []
+        async with self.database.sessions() as session:
+            async with session.begin():
+                claimed = await self.inbox.claim_all(
+                    session, consumer=self.definition.group,
+                    event_ids=[str(arrival.envelope.event_id) for arrival in due])
+                for arrival in due:
+                    event_id = str(arrival.envelope.event_id)
+                    if event_id not in claimed:
+                        continue
+                    claimed.discard(event_id)  # the same event twice in a batch: applied once
+                    with _correlated(arrival.envelope.correlation_id):
+                        uow = self._unit_of_work(session, arrival.envelope.correlation_id,
+                                                 arrival.envelope)
+                        for handler in arrival.handlers:
+                            await handler(arrival.event, uow)
+                    applied.append((arrival, uow))
+        for arrival, uow in applied:
+            with _correlated(arrival.envelope.correlation_id):
+                # One line per event a service acts on: following a correlation id through the
+                # logs shows every step of its saga, in every service.
+                log.info("event handled", extra={
+                    "service": self.definition.name, "event_type": arrival.envelope.type,
+                    "event_id": str(arrival.envelope.event_id), "key": arrival.record.key})
+                self._start_after_commit(uow)  # in the event's context: its logs carry its saga
+
+    def _decode(self, record: Record) -> _Arrival:
         try:
             envelope, event = registry.decode_bytes(record.value)
         except ContractError as exc:
             raise PoisonMessage(str(exc)) from exc
-        handlers = self.definition.subscriptions.get(type(event), ())
-        if not handlers:
-            return
-        token = current_correlation_id.set(envelope.correlation_id)
-        try:
-            async with self.database.sessions() as session:
-                async with session.begin():
-                    claimed = await self.inbox.claim(
-                        session, consumer=self.definition.group, event_id=str(envelope.event_id)
-                    )
-                    if not claimed:
-                        return
-                    uow = self._unit_of_work(session, envelope.correlation_id, envelope)
-                    for handler in handlers:
-                        await handler(event, uow)
-            # One line per event a service acts on: following a correlation id through the logs
-            # shows every step of its saga, in every service.
-            log.info("event handled", extra={
-                "service": self.definition.name, "event_type": envelope.type,
-                "event_id": str(envelope.event_id), "key": record.key})
-            self._start_after_commit(uow)  # in the event's context: its logs carry its saga
-        finally:
-            current_correlation_id.reset(token)
+        return _Arrival(record, envelope, event,
+                        self.definition.subscriptions.get(type(event), ()))
 
     async def settle(self, timeout: float | None = None) -> bool:
         """Waits until the after-commit work started so far (and any work it starts in turn) has
@@ -325,6 +341,22 @@ class ServiceRuntime:
                 log.exception("periodic work failed", extra={"work": _name(work)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+class _Arrival(NamedTuple):
+    record: Record
+    envelope: Envelope
+    event: Event
+    handlers: Sequence[EventHandler]
+
+
+@contextlib.contextmanager
+def _correlated(correlation: str) -> Iterator[None]:
+    token = current_correlation_id.set(correlation)
+    try:
+        yield
+    finally:
+        current_correlation_id.reset(token)
 
 
 def _name(work: Callable) -> str:

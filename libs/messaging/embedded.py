@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from libs.messaging.delivery import deliver
+from libs.messaging.delivery import deliver_all
 from libs.messaging.metrics import CONSUMER_LAG, EVENTS_PUBLISHED
 from libs.messaging.port import (
+    BatchHandler,
     Handler,
     Message,
     Record,
@@ -68,8 +69,9 @@ class EmbeddedBus:
         self._db: sqlite3.Connection | None = None
         self._partitions: dict[str, int] = {}
         self._next_offset: dict[tuple[str, int], int] = {}
-        self._published = asyncio.Event()
-        self._waiters: set[asyncio.Event] = set()
+        # Each partition's consumers, woken when records land there and only then: every
+        # partition of every group polling at each publish would cost more than the handling.
+        self._waiters: dict[tuple[str, int], set[asyncio.Event]] = {}
         self._groups: set[str] = set()
 
     async def _run(self, fn, *args):
@@ -115,13 +117,14 @@ class EmbeddedBus:
     async def publish(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
-        await self._run(self._append, messages)
+        landed = await self._run(self._append, messages)
         for message in messages:
             EVENTS_PUBLISHED.labels(message.topic).inc()
-        for waiter in self._waiters:
-            waiter.set()
+        for slot in landed:
+            for waiter in self._waiters.get(slot, ()):
+                waiter.set()
 
-    def _append(self, messages: Sequence[Message]) -> None:
+    def _append(self, messages: Sequence[Message]) -> set[tuple[str, int]]:
         now_ms = int(time.time() * 1000)
         partitions = dict(self._partitions)
         next_offset: dict[tuple[str, int], int] = {}
@@ -142,6 +145,7 @@ class EmbeddedBus:
             self._db.executemany("insert into records values (?, ?, ?, ?, ?, ?, ?)", rows)
         self._partitions = partitions
         self._next_offset.update(next_offset)
+        return set(next_offset)
 
     def consumer(
         self,
@@ -150,8 +154,10 @@ class EmbeddedBus:
         handler: Handler,
         *,
         retry: RetryPolicy | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> EmbeddedConsumer:
-        return EmbeddedConsumer(self, group, list(topics), handler, retry or RetryPolicy())
+        return EmbeddedConsumer(self, group, list(topics), handler, retry or RetryPolicy(),
+                                batch_handler)
 
     # Used by consumers, on the bus thread.
 
@@ -196,12 +202,13 @@ class EmbeddedConsumer:
     idle_poll_s = 1.0
 
     def __init__(self, bus: EmbeddedBus, group: str, topics: list[str], handler: Handler,
-                 retry: RetryPolicy) -> None:
+                 retry: RetryPolicy, batch_handler: BatchHandler | None = None) -> None:
         self.bus = bus
         self.group = group
         self.topics = topics
         self.handler = handler
         self.retry = retry
+        self.batch_handler = batch_handler
         self._tasks: list[asyncio.Task] = []
         self._stopping = asyncio.Event()
         self._wakeups: set[asyncio.Event] = set()
@@ -223,7 +230,8 @@ class EmbeddedConsumer:
     async def _consume(self, topic: str, partition: int) -> None:
         wakeup = asyncio.Event()
         self._wakeups.add(wakeup)
-        self.bus._waiters.add(wakeup)
+        waiters = self.bus._waiters.setdefault((topic, partition), set())
+        waiters.add(wakeup)
         try:
             while not self._stopping.is_set():
                 wakeup.clear()
@@ -235,17 +243,22 @@ class EmbeddedConsumer:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wakeup.wait(), self.idle_poll_s)
                     continue
-                for record in records:
-                    if self._stopping.is_set():
-                        break
-                    await deliver(record, self.handler, group=self.group, retry=self.retry,
-                                  publish_dead_letter=self._dead_letter)
-                    self._positions[(topic, partition)] = record.offset + 1
-                    await self.bus._run(
-                        self.bus._commit, self.group, topic, partition, record.offset + 1
-                    )
+                slot = (topic, partition)
+                before = self._positions[slot]
+                try:
+                    await deliver_all(
+                        records, self.handler, group=self.group, retry=self.retry,
+                        publish_dead_letter=self._dead_letter,
+                        advanced=lambda offset, slot=slot: self._positions.__setitem__(slot, offset),
+                        batch_handler=self.batch_handler, stopping=self._stopping.is_set)
+                finally:
+                    # One offset write per batch: handlers are idempotent (the inbox), so a crash
+                    # between records only redelivers what this batch already applied.
+                    if self._positions[slot] != before:
+                        await self.bus._run(self.bus._commit, self.group, topic, partition,
+                                            self._positions[slot])
         finally:
-            self.bus._waiters.discard(wakeup)
+            waiters.discard(wakeup)
             self._wakeups.discard(wakeup)
 
     async def _dead_letter(self, message: Message) -> None:

@@ -38,9 +38,17 @@ from tenacity import (
     wait_random,
 )
 
-from libs.messaging.delivery import deliver
+from libs.messaging.delivery import deliver_all
 from libs.messaging.metrics import CONSUMER_LAG, EVENTS_PUBLISHED
-from libs.messaging.port import Handler, Message, Record, RetryPolicy, TopicSpec, dead_letter_topic
+from libs.messaging.port import (
+    BatchHandler,
+    Handler,
+    Message,
+    Record,
+    RetryPolicy,
+    TopicSpec,
+    dead_letter_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,18 +183,22 @@ class KafkaBus:
         handler: Handler,
         *,
         retry: RetryPolicy | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> KafkaConsumer:
-        return KafkaConsumer(self, group, topics, handler, retry=retry or RetryPolicy())
+        return KafkaConsumer(self, group, topics, handler, retry=retry or RetryPolicy(),
+                             batch_handler=batch_handler)
 
 
 class KafkaConsumer:
     def __init__(
-        self, bus: KafkaBus, group: str, topics: Sequence[str], handler: Handler, *, retry: RetryPolicy
+        self, bus: KafkaBus, group: str, topics: Sequence[str], handler: Handler, *,
+        retry: RetryPolicy, batch_handler: BatchHandler | None = None,
     ) -> None:
         self.group = group
         self.topics = list(topics)
         self._bus = bus
         self._handler = handler
+        self._batch_handler = batch_handler
         self._retry = retry
         self._consumer: AIOKafkaConsumer | None = None
         self._fetching: asyncio.Task | None = None
@@ -259,12 +271,11 @@ class KafkaConsumer:
 
     async def _work(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         try:
-            for raw in records:
-                await deliver(
-                    _record(raw), self._handler, group=self.group, retry=self._retry,
-                    publish_dead_letter=self._publish_dead_letter,
-                )
-                self._done[tp] = raw.offset + 1
+            await deliver_all(
+                [_record(raw) for raw in records], self._handler, group=self.group,
+                retry=self._retry, publish_dead_letter=self._publish_dead_letter,
+                advanced=lambda offset: self._done.__setitem__(tp, offset),
+                batch_handler=self._batch_handler)
             await self._commit({tp: self._done[tp]})
         except asyncio.CancelledError:
             raise

@@ -32,6 +32,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import SessionTransaction
 
 from libs.contracts import Event
 from libs.correlation import correlation_id as current_correlation_id
@@ -60,7 +61,12 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 class Outbox:
-    """Writes events beside a state change; wakes the relay once the transaction commits."""
+    """Writes events beside a state change; wakes the relay once the transaction commits.
+
+    The rows of one transaction are written together, in one statement, just before it commits:
+    a batch of events handled in one transaction writes its follow-up events at once. Rows
+    emitted inside a savepoint that rolls back are dropped with it, as its other writes are.
+    """
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -85,28 +91,57 @@ class Outbox:
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> None:
-        """Every event in one statement, in order: a 5,000-row import writes its events as fast
-        as its rows."""
+        """Each event, in order, to be written when ``session`` commits."""
         if not events:
             return
         correlation_id = correlation_id or current_correlation_id()
-        rows = []
+        sync_session = session.sync_session
+        pending = self._pending(sync_session)
+        savepoint = sync_session.get_nested_transaction()
         for event_ in events:
             envelope = event_.envelope(correlation_id=correlation_id, causation_id=causation_id)
-            rows.append({"event_id": str(envelope.event_id), "topic": event_.topic,
-                         "key": envelope.key, "envelope": envelope.to_bytes(),
-                         "created_at": envelope.occurred_at})
-        await session.execute(self.table.insert(), rows)
-        info = session.sync_session.info
-        info["outbox_pending"] = True
-        if not info.get("outbox_listening"):
-            info["outbox_listening"] = True
-            event.listen(session.sync_session, "after_commit", self._after_commit)
+            pending.append((savepoint, {
+                "event_id": str(envelope.event_id), "topic": event_.topic, "key": envelope.key,
+                "envelope": envelope.to_bytes(), "created_at": envelope.occurred_at}))
 
-    def _after_commit(self, sync_session) -> None:
+    def _pending(self, sync_session) -> list[tuple[SessionTransaction | None, dict]]:
+        info = sync_session.info
+        if "outbox_rows" not in info:
+            info["outbox_rows"] = []
+            event.listen(sync_session, "before_commit", self._write)
+            event.listen(sync_session, "after_soft_rollback", self._drop)
+            event.listen(sync_session, "after_commit", self._wake_relay)
+        return info["outbox_rows"]
+
+    def _write(self, sync_session) -> None:
+        # Runs inside the commit, on SQLAlchemy's greenlet: the insert is part of the transaction.
+        # A savepoint's release waits for the transaction's own commit.
+        rows = sync_session.info["outbox_rows"]
+        if rows and not sync_session.in_nested_transaction():
+            sync_session.execute(self.table.insert(), [row for _, row in rows])
+            rows.clear()
+            sync_session.info["outbox_written"] = True
+
+    def _drop(self, sync_session, rolled_back: SessionTransaction) -> None:
+        rows = sync_session.info["outbox_rows"]
+        if not rolled_back.nested:
+            rows.clear()
+            return
+        rows[:] = [(savepoint, row) for savepoint, row in rows
+                   if not _within(savepoint, rolled_back)]
+
+    def _wake_relay(self, sync_session) -> None:
         # Runs on the event loop's thread (SQLAlchemy's greenlet), so setting the Event is safe.
-        if sync_session.info.pop("outbox_pending", False):
+        if sync_session.info.pop("outbox_written", False):
             self.committed.set()
+
+
+def _within(savepoint: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is outer:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 class OutboxRelay:
@@ -196,11 +231,7 @@ class OutboxRelay:
                     .where(self.table.c.id.in_([r.id for r in rows]))
                     .values(published_at=datetime.now(UTC))
                 )
-            backlog = await session.scalar(
-                select(func.count()).select_from(self.table)
-                .where(self.table.c.published_at.is_(None))
-            )
-            OUTBOX_BACKLOG.labels(self.service).set(backlog - len(rows))
+            OUTBOX_BACKLOG.labels(self.service).set(await self._left(session, len(rows)))
             if time.monotonic() - self._last_purge > self.purge_every_s:
                 self._last_purge = time.monotonic()
                 await session.execute(
@@ -209,3 +240,13 @@ class OutboxRelay:
                     )
                 )
         return len(rows)
+
+    async def _left(self, session: AsyncSession, published: int) -> int:
+        """Rows still waiting; counted only after a full batch, since a partial one took every
+        row there was."""
+        if published < self.batch_size:
+            return 0
+        return await session.scalar(
+            select(func.count()).select_from(self.table)
+            .where(self.table.c.published_at.is_(None))
+        )

@@ -3,7 +3,8 @@
 The services rely on these semantics, whichever adapter is behind the port:
 - records with the same key land in the same partition and are delivered in publish order;
 - each consumer group receives every record of its topics;
-- a record's offset is committed only after its handler returned, so delivery is at least once;
+- a record's offset is committed only after its handler (or the batch handler given the records
+  with it) returned, so delivery is at least once;
 - a handler that keeps failing does not stop its partition: the record goes to ``<topic>.dlq``.
 """
 
@@ -47,6 +48,8 @@ class Record:
 
 
 Handler = Callable[[Record], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Record]], Awaitable[None]]
+"""Applies several records of one partition together, all or none; raises if it can't."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,5 +109,10 @@ class EventBus(Protocol):
         handler: Handler,
         *,
         retry: RetryPolicy | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
-        """A consumer for ``group``; call ``start()`` on it to begin."""
+        """A consumer for ``group``; call ``start()`` on it to begin.
+
+        With ``batch_handler``, records fetched together may be handed to it at once (see
+        ``libs.messaging.delivery.deliver_all``); ``handler`` still takes them one at a time
+        when a batch fails."""

@@ -231,6 +231,35 @@ async def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_flows(
     assert garbage.header("dlq.attempts") == b"1", "no retry for a poison message"
 
 
+async def test_records_fetched_together_go_to_the_batch_handler_and_one_by_one_when_it_fails(
+        open_bus, names):
+    bus = await open_bus()
+    topic = names("batch")
+    await bus.ensure_topics([TopicSpec(topic, partitions=1)])
+    await bus.publish([Message(topic, "k", str(n).encode()) for n in range(40)])
+    applied: list[int] = []
+    batches: list[int] = []
+
+    async def apply_together(records) -> None:
+        batches.append(len(records))
+        if len(batches) == 1:
+            raise RuntimeError("the first batch fails")
+        applied.extend(int(r.value) for r in records)
+
+    async def apply_one(record: Record) -> None:
+        applied.append(int(record.value))
+
+    consumer = await start(bus.consumer(names("g"), [topic], apply_one, retry=FAST_RETRY,
+                                        batch_handler=apply_together))
+    await eventually(lambda: len(applied) >= 40, message="40 records")
+    await eventually(lambda: _no_lag(consumer), message="every offset committed")
+    await consumer.stop()
+
+    assert applied == list(range(40)), "each record once, in order"
+    assert batches[0] > 1, "records fetched together were handed over together"
+    assert len(batches) >= 2 or batches[0] == 40
+
+
 async def _no_lag(consumer) -> bool:
     return await consumer.lag() == 0
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
+from libs.contracts import registry
 from libs.contracts.pickup import HubOpened
 from libs.kit.runtime import (
     EventHandler,
@@ -200,3 +201,46 @@ async def test_stopping_waits_for_after_commit_work_then_cancels_what_outlasts_t
     assert cancelled == ["stuck"]
     assert any(r.getMessage() == "cancelling after-commit work still running at stop"
                for r in caplog.records)
+
+
+def opened(n: int, correlation: str) -> Record:
+    event = HubOpened(hub_id=uuid.uuid4(), name=f"Hub {n}", town="Lannion", address="1 rue")
+    return Record(event.topic, partition=0, offset=n, key=event.key,
+                  value=event.envelope(correlation_id=correlation).to_bytes())
+
+
+async def test_a_batch_is_applied_in_one_transaction_each_event_once_in_its_own_saga(
+        tmp_path, database_url):
+    async def announce(event: HubOpened, uow: UnitOfWork) -> None:
+        await uow.emit(HubOpened(hub_id=uuid.uuid4(), name=f"after {event.name}",
+                                 town="Lannion", address="2 rue"))
+
+    records = [opened(n, correlation=f"saga-{n}") for n in range(5)]
+    async with running(tmp_path, database_url, stamping(), announce) as runtime:
+        await runtime.handle_batch([*records, records[2]])
+        await runtime.handle_batch(records[:2])  # delivered again: nothing more
+        async with runtime.database.sessions() as session:
+            written = (await session.scalars(
+                select(runtime.outbox.table.c.envelope).order_by(runtime.outbox.table.c.id))).all()
+        assert len(await stamps(runtime)) == 5
+    envelopes = [registry.decode_bytes(row) for row in written]
+    assert [event.name for _, event in envelopes] == [f"after Hub {n}" for n in range(5)]
+    assert [envelope.correlation_id for envelope, _ in envelopes] == [
+        f"saga-{n}" for n in range(5)]
+    assert [envelope.causation_id for envelope, _ in envelopes] == [
+        str(registry.decode_bytes(r.value)[0].event_id) for r in records]
+
+
+async def test_a_batch_with_a_failing_handler_leaves_nothing_behind(tmp_path, database_url):
+    async def refuse_the_third(event: HubOpened, uow: UnitOfWork) -> None:
+        await uow.emit(HubOpened(hub_id=uuid.uuid4(), name="echo", town="Lannion", address="2"))
+        if event.name == "Hub 2":
+            raise RuntimeError("cannot apply the third")
+
+    async with running(tmp_path, database_url, stamping(), refuse_the_third) as runtime:
+        with pytest.raises(RuntimeError, match="cannot apply the third"):
+            await runtime.handle_batch([opened(n, correlation="c") for n in range(5)])
+        async with runtime.database.sessions() as session:
+            claimed = (await session.scalars(select(runtime.inbox.table.c.event_id))).all()
+            emitted = (await session.scalars(select(runtime.outbox.table.c.id))).all()
+        assert (await stamps(runtime), claimed, emitted) == (set(), [], [])

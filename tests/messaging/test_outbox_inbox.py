@@ -13,6 +13,7 @@ from libs.contracts.pickup import HubOpened
 from libs.kit.db import Database
 from libs.messaging.embedded import EmbeddedBus
 from libs.messaging.inbox import Inbox, inbox_table
+from libs.messaging.metrics import OUTBOX_BACKLOG
 from libs.messaging.outbox import Outbox, OutboxRelay, outbox_table
 from libs.messaging.port import Record
 from libs.sqltypes import UtcDateTime
@@ -76,6 +77,46 @@ async def test_the_relay_publishes_committed_events_in_order_and_marks_them(
     assert pending is None
     assert len(ids) == 30
     await database.stop()
+
+
+async def test_events_of_a_savepoint_that_rolls_back_are_dropped_with_it(database_url):
+    database, outbox_rows, _ = await open_database(database_url)
+    outbox = Outbox(outbox_rows)
+    before, inside, released, after = hub(1), hub(2), hub(3), hub(4)
+    async with database.sessions() as session, session.begin():
+        await outbox.add(session, before, correlation_id="c")
+        savepoint = await session.begin_nested()
+        await outbox.add(session, inside, correlation_id="c")
+        await savepoint.rollback()
+        async with session.begin_nested():
+            await outbox.add(session, released, correlation_id="c")
+        await outbox.add(session, after, correlation_id="c")
+        assert await session.scalar(select(outbox_rows.c.id)) is None, \
+            "rows are written when the transaction commits"
+    async with database.sessions() as session:
+        written = (await session.scalars(
+            select(outbox_rows.c.envelope).order_by(outbox_rows.c.id))).all()
+    assert [registry.decode_bytes(row)[1] for row in written] == [before, released, after]
+    assert outbox.committed.is_set(), "the relay is woken"
+    await database.stop()
+
+
+async def test_the_backlog_gauge_counts_the_rows_still_waiting(database_url, tmp_path):
+    database, outbox_rows, _ = await open_database(database_url)
+    outbox = Outbox(outbox_rows)
+    async with database.sessions() as session, session.begin():
+        await outbox.add_all(session, [hub(n) for n in range(12)], correlation_id="c")
+    bus = EmbeddedBus(tmp_path / "bus.sqlite3")
+    await bus.start()
+    relay = OutboxRelay(outbox, database.sessions, bus, service="gauge", batch_size=5)
+    published, left = [], []
+    for _ in range(4):
+        published.append(await relay.publish_pending())
+        left.append(OUTBOX_BACKLOG.labels("gauge")._value.get())
+    await bus.stop()
+    await database.stop()
+    assert published == [5, 5, 2, 0]
+    assert left == [7, 2, 0, 0]
 
 
 async def test_the_inbox_claims_an_event_once_even_when_claims_race(database_url):
