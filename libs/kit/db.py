@@ -10,18 +10,55 @@ the writer instead of queueing behind it.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
+import aiosqlite
 from prometheus_client import Counter
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_READERS = 4  # connections of the reading pool: one per request served at a time, or so
+
+
+class InlineSqliteConnection(aiosqlite.Connection):
+    """aiosqlite's connection with its calls made on the event loop's thread, not handed to a
+    thread of its own.
+
+    A statement on a local SQLite file takes a few microseconds; handing it to aiosqlite's
+    thread and back cost about 150 µs of CPU (two thread switches and a loop wake-up), most of
+    the embedded runtime's time. The cost of running inline is that a wait for a lock would hold
+    the whole loop. The pools here never wait for one another (one writer connection per
+    database, the readers on WAL snapshots), so only another process writing the same file (an
+    `adopte` command while the host runs) can make the loop wait, for as long as its
+    transaction lasts.
+    """
+
+    def __await__(self):
+        return self._connect().__await__()
+
+    async def _connect(self) -> InlineSqliteConnection:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    async def _execute(self, fn, *args, **kwargs):
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def stop(self) -> None:
+        self._running = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 # Off unless ADOPTE_COUNT_SQL=1 (the benchmark's statements per checkout): an event listener on
-# every statement is a cost nobody else should pay.
+# every statement is a cost nobody else should pay. With it, ADOPTE_TRACE_SQL=<file> also appends
+# each statement there (service, tab, statement), to see which ones a checkout sends.
 SQL_STATEMENTS = Counter(
     "adopte_sql_statements", "Statements sent to the database, when ADOPTE_COUNT_SQL=1.",
     ["service"],
@@ -84,8 +121,11 @@ class Database:
         counted = SQL_STATEMENTS.labels(service=self.service or self.url.database or "")
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(*_args):
+        def _count(_conn, _cursor, statement, *_args):
             counted.inc()
+            if os.environ.get("ADOPTE_TRACE_SQL"):
+                with open(os.environ["ADOPTE_TRACE_SQL"], "a") as trace:
+                    trace.write(f"{self.service}\t{' '.join(statement.split())[:160]}\n")
 
     @property
     def _in_memory(self) -> bool:
@@ -98,53 +138,49 @@ class Database:
         # One connection: SQLite has one writer at a time anyway, and every transaction here
         # writes (see below), so waiters queue in the pool, in order, instead of polling in
         # SQLite's busy handler, whose back-off can leave one of them waiting a second or more.
-        engine = create_async_engine(
-            self.url, echo=self.echo, connect_args={"timeout": 30},
-            poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=60,
-        )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _configure(dbapi_connection, _record):
-            # Let SQLAlchemy, not the driver, open transactions, so that "begin" below is ours.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("pragma journal_mode=wal")
-            cursor.execute("pragma synchronous=normal")
-            cursor.execute("pragma foreign_keys=on")
-            cursor.execute("pragma busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin_immediate(connection):
-            # Take the write lock up front: a read that later writes cannot then fail with
-            # "database is locked", and read-modify-write (stock, capacity) is serialised.
-            connection.exec_driver_sql("begin immediate")
-
-        return engine
+        # Take the write lock up front: a read that later writes cannot then fail with
+        # "database is locked", and read-modify-write (stock, capacity) is serialised.
+        return self._sqlite_pool(pool_size=1, begin="begin immediate", pragmas=(
+            "journal_mode=wal", "synchronous=normal", "foreign_keys=on", "busy_timeout=30000"))
 
     def _sqlite_reader(self) -> AsyncEngine:
         """A few connections that only read, each transaction a snapshot of the last commit
-        (WAL): they neither take nor wait for the write lock."""
+        (WAL): they neither take nor wait for the write lock. Deferred: the snapshot is taken
+        at the first read, and no lock is asked for."""
+        return self._sqlite_pool(pool_size=SQLITE_READERS, begin="begin",
+                                 pragmas=("query_only=on", "busy_timeout=30000"))
+
+    def _sqlite_pool(self, *, pool_size: int, begin: str, pragmas: tuple[str, ...]
+                     ) -> AsyncEngine:
         engine = create_async_engine(
-            self.url, echo=self.echo, connect_args={"timeout": 30},
-            poolclass=AsyncAdaptedQueuePool, pool_size=SQLITE_READERS, max_overflow=0,
-            pool_timeout=60,
+            self.url, echo=self.echo, poolclass=AsyncAdaptedQueuePool, pool_size=pool_size,
+            max_overflow=0, pool_timeout=60, async_creator=self._inline_connector(pragmas),
         )
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _configure(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("pragma query_only=on")
-            cursor.execute("pragma busy_timeout=30000")
-            cursor.close()
-
         @event.listens_for(engine.sync_engine, "begin")
-        def _begin_deferred(connection):
-            # Deferred: the snapshot is taken at the first read, and no lock is asked for.
-            connection.exec_driver_sql("begin")
+        def _begin(connection):
+            connection.exec_driver_sql(begin)
 
         return engine
+
+    def _inline_connector(self, pragmas: tuple[str, ...]):
+        args, kwargs = SQLiteDialect_pysqlite().create_connect_args(
+            self.url.set(drivername="sqlite"))
+
+        def connect() -> sqlite3.Connection:
+            # Autocommit in the driver: SQLAlchemy, not the driver, opens transactions, so
+            # that the "begin" above is ours.
+            connection = sqlite3.connect(*args, **{**kwargs, "timeout": 30,
+                                                   "isolation_level": None,
+                                                   "check_same_thread": False})
+            for pragma in pragmas:
+                connection.execute(f"pragma {pragma}")
+            return connection
+
+        async def connected() -> InlineSqliteConnection:
+            return await InlineSqliteConnection(connect, 64)
+
+        return connected
 
     async def stop(self) -> None:
         if self._read_engine is not None:

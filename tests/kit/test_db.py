@@ -1,13 +1,14 @@
 """Read sessions: what the public pages read with. They see what is committed and nothing else,
 run beside a transaction that writes (and beside each other) without waiting for it, and refuse
-to write."""
+to write. And SQLite's statements run on the event loop's thread."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text
 
 from libs.kit.db import SQLITE_READERS, Database
 
@@ -95,3 +96,19 @@ async def test_an_in_memory_database_reads_what_it_wrote():
         assert await _read(database) == ["pain"]
     finally:
         await database.stop()
+
+
+async def test_sqlite_statements_run_on_the_event_loops_own_thread(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.sqlite3'}", METADATA)
+    await database.start()
+    threads = []
+    try:
+        for engine in (database.engine, database._read_engine):
+            async with engine.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                raw._conn.create_function(
+                    "whose", 0, lambda: threads.append(threading.get_ident()) or 1)
+                assert await connection.scalar(text("select whose()")) == 1
+    finally:
+        await database.stop()
+    assert threads == [threading.get_ident()] * 2, "no hand-over to another thread"
