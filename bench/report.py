@@ -122,8 +122,8 @@ def markdown(results: dict, charts: list[tuple[str, str]]) -> str:
         lines += ["**The machine was busy with other work (load average above 1.5 on 2 "
                   "cores): the figures are not a measurement of the code alone.**", ""]
     lines += ["## Goals (issue 8)", "", *goals_table(results), "",
-              "What was changed to get there: nothing yet. This run is the harness's; the "
-              "tuning comes next.", ""]
+              "What was changed to get there, and what each change was worth: "
+              "docs/benchmarks.md, *Tuning*.", ""]
     for name, figures in results.get("runtimes", {}).items():
         lines += [f"## {RUNTIME_NAMES[name]}", ""]
         if "seed" in figures:
