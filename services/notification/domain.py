@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Literal, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from babel import Locale as BabelLocale
 from babel.dates import format_datetime
 from babel.numbers import format_currency
 
@@ -41,7 +41,9 @@ DROPPED: Status = "dropped"  # no longer applies (the person opted out, the sign
 
 DEFAULT_LOCALE: Locale = "fr"
 PARIS = ZoneInfo("Europe/Paris")
-BABEL_LOCALES: dict[Locale, str] = {"fr": "fr_FR", "en": "en_GB"}
+# Parsed once: babel would parse "fr_FR" again at every date and amount of every message.
+BABEL_LOCALES: dict[Locale, BabelLocale] = {"fr": BabelLocale.parse("fr_FR"),
+                                            "en": BabelLocale.parse("en_GB")}
 DATE_PATTERNS: dict[Locale, str] = {"fr": "EEEE d MMMM 'à' HH:mm", "en": "EEEE d MMMM 'at' HH:mm"}
 
 
@@ -105,6 +107,17 @@ class Letter:
 
 
 @dataclass(frozen=True)
+class Email:
+    """An e-mail as it travels (MIME, CRLF line ends), with its envelope's addresses and our
+    message's id, which its Message-ID carries."""
+
+    message_id: str
+    sender: str
+    to: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class TextMessage:
     """An SMS: a number in E.164 form, a short text, and our message id as its reference."""
 
@@ -116,7 +129,7 @@ class TextMessage:
 class EmailSender(Protocol):
     """Hands an e-mail over for delivery; raises when it was not accepted (it is retried)."""
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, email: Email) -> None: ...
 
 
 class SmsSender(Protocol):

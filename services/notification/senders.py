@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 import httpx
 
-from services.notification.domain import TextMessage
-from services.notification.messages import wire_bytes
+from services.notification.domain import Email, TextMessage
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +29,8 @@ class SmtpEmailSender:
         self.username, self.password = username or None, password or None
         self.timeout_s = timeout_s
 
-    async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(wire_bytes(message), sender=message["From"].addresses[0].addr_spec,
-                              recipients=[a.addr_spec for a in message["To"].addresses],
+    async def send(self, email: Email) -> None:
+        await aiosmtplib.send(email.data, sender=email.sender, recipients=[email.to],
                               hostname=self.host, port=self.port,
                               username=self.username, password=self.password,
                               use_tls=self.security == "tls",
@@ -48,16 +45,15 @@ class MailFolder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, email: Email) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        message_id = message["Message-ID"].strip("<>").partition("@")[0]
-        target = self.folder / f"{message_id}.eml"
+        target = self.folder / f"{email.message_id}.eml"
         # Written aside then renamed: a reader never sees half a message.
         handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".part")
         with os.fdopen(handle, "wb") as file:
-            file.write(wire_bytes(message))
+            file.write(email.data)
         os.replace(temporary, target)
-        log.info("e-mail written to a file", extra={"path": str(target), "to": message["To"]})
+        log.info("e-mail written to a file", extra={"path": str(target), "to": email.to})
 
 
 class HttpSmsGateway:

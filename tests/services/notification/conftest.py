@@ -117,6 +117,13 @@ class Notification:
         await self.runtime.handle(Record(event.topic, partition=0, offset=0, key=event.key,
                                          value=envelope.to_bytes()))
 
+    async def feed_together(self, *events: Event) -> None:
+        """In one transaction, as a consumer hands over a batch of records."""
+        await self.runtime.handle_batch([
+            Record(event.topic, partition=0, offset=offset, key=event.key,
+                   value=event.envelope(correlation_id="t").to_bytes())
+            for offset, event in enumerate(events)])
+
     async def messages(self, **where) -> list[SentMessage]:
         query = select(SentMessage).order_by(SentMessage.created_at)
         for name, value in where.items():

@@ -96,3 +96,16 @@ async def test_a_confirmation_not_yet_sent_when_the_gathering_is_cancelled_is_dr
         [confirmation] = await notification.messages(kind="signed_up")
         return confirmation.status == "dropped"
     await eventually(dropped, message="the confirmation dropped")
+
+
+async def test_a_gathering_cancelled_with_nobody_signed_up_tells_nobody(notification, smtp_server,
+                                                                         town):
+    await notification.open_town(town)
+    gathering_id = await schedule(notification, town)
+
+    await notification.feed(GatheringCancelled(gathering_id=gathering_id, hub_id=town.hub_id,
+                                               reason="Personne n'est inscrit."))
+
+    await notification.runtime.settle()
+    assert await notification.messages() == []
+    assert smtp_server.mails.received == []

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import segno
+from sqlalchemy import event
 
 from libs.contracts.catalog import ShopOpened
 from libs.contracts.order import OrderConfirmed, OrderPlaced
-from libs.contracts.pickup import NoShowRecorded, PickupOverdue, PickupReady
+from libs.contracts.pickup import NoShowRecorded, PickupOverdue, PickupReady, PickupScheduled
 from libs.messaging.port import Record
+from services.notification import use_cases
 from tests.services.notification.conftest import fast_settings, running_notification
 from tests.support.waiting import eventually
 
@@ -147,6 +149,100 @@ async def test_an_event_delivered_twice_sends_each_message_once(notification_on_
 
 async def _all_sent(notification) -> bool:
     return all(m.status == "sent" for m in await notification.messages())
+
+
+async def test_events_handled_in_one_transaction_each_say_what_came_before(
+    notification_on_each_database, smtp_server, town,
+):
+    """A batch shares one session: the code a later record wrote is in the pickup e-mail."""
+    notification = notification_on_each_database
+    await notification.open_town(town)
+    order_id, parts = uuid4(), town.parts()
+
+    await notification.feed_together(
+        OrderPlaced(order_id=order_id, hub_id=town.hub_id, slot_id=town.slot_id,
+                    resident_id=town.resident_id, resident_email=town.resident_email,
+                    parts=parts, total_cents=2190),
+        OrderConfirmed(order_id=order_id, hub_id=town.hub_id, slot_id=town.slot_id,
+                       resident_id=town.resident_id, parts=parts, total_cents=2190),
+        PickupScheduled(order_id=order_id, hub_id=town.hub_id, slot_id=town.slot_id,
+                        code="B4TCH1"),
+        PickupReady(order_id=order_id))
+
+    mails = smtp_server.mails
+    await eventually(lambda: len(mails.received) == 4, message="four e-mails")
+    [ready] = [m for m in mails.to(town.resident_email) if "prête" in m.subject]
+    assert "Votre code de retrait : B4TCH1" in ready.body()
+    assert "(21,90 €) est confirmée" in next(
+        m for m in mails.to(town.resident_email) if "confirmée" in m.subject).body()
+    await eventually(lambda: _all_sent(notification), message="every message recorded as sent")
+
+
+async def test_a_confirmation_whose_placing_never_came_still_goes(notification, smtp_server,
+                                                                   town):
+    await notification.open_town(town)
+    order_id = uuid4()
+
+    await notification.feed(OrderConfirmed(order_id=order_id, hub_id=town.hub_id,
+                                           slot_id=town.slot_id, resident_id=town.resident_id,
+                                           parts=town.parts(), total_cents=2190))
+
+    await eventually(lambda: len(smtp_server.mails.received) == 3, message="three e-mails")
+    [resident] = smtp_server.mails.to(town.resident_email)
+    assert "(21,90 €) est confirmée" in resident.body()
+
+
+async def test_a_message_whose_sender_stopped_before_sending_goes_once_its_claim_ran_out(
+    tmp_path, smtp_server, town, monkeypatch,
+):
+    """Recorded with the event, claimed for its first attempt, then the process stops before
+    the send: the clock's round sends it once the claim has run out."""
+    settings = fast_settings(tmp_path, smtp_server, claim_lease_s=0.5)
+    async with running_notification(settings) as notification:
+        await notification.open_town(town)
+        sends = []
+
+        async def stopped(runtime, *, drafts):
+            sends.extend(drafts)
+        monkeypatch.setattr(use_cases, "_send_drafted", stopped)
+        await notification.confirm_order(town)
+        await notification.runtime.settle()
+        assert len(sends) == 3 and smtp_server.mails.received == []
+
+        await eventually(lambda: _all_sent(notification), message="every message sent")
+
+        assert len(smtp_server.mails.received) == 3
+        assert {m.attempts for m in await notification.messages()} == {2}
+
+
+async def test_a_confirmed_order_costs_one_read_one_insert_and_one_update(notification,
+                                                                          smtp_server, town):
+    """Its three e-mails, from the read models to recorded as sent: the order with everything
+    its messages name in one SELECT, the messages in one INSERT, their outcome in one UPDATE."""
+    await notification.open_town(town)
+    order_id, parts = uuid4(), town.parts()
+    await notification.feed(OrderPlaced(order_id=order_id, hub_id=town.hub_id,
+                                        slot_id=town.slot_id, resident_id=town.resident_id,
+                                        resident_email=town.resident_email, parts=parts,
+                                        total_cents=2190))
+    statements = []
+
+    def record(_connection, _cursor, statement, *_):
+        statements.append(statement.split()[0])
+    engine = notification.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        await notification.feed(OrderConfirmed(order_id=order_id, hub_id=town.hub_id,
+                                               slot_id=town.slot_id, resident_id=town.resident_id,
+                                               parts=parts, total_cents=2190))
+        await notification.runtime.settle()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert len(smtp_server.mails.received) == 3
+    assert [s for s in statements if s.lower() != "begin"] == [
+        "INSERT",  # the event's id into the inbox
+        "SELECT", "INSERT", "UPDATE"]
 
 
 async def test_a_refused_delivery_is_tried_again_then_sent_once(tmp_path, smtp_server, town):
