@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Index
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
@@ -24,12 +26,16 @@ class Payment(PaymentTable, table=True):
 
     ``provider`` and ``provider_reference`` are set once the provider has opened it (the
     provider step, after the request was recorded); the commission (the sum of its shares') once
-    the money is in."""
+    the money is in; ``fee_recorded`` once its processor fee is."""
 
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("(order_id IS NULL) <> (membership_id IS NULL)",
                         name="payment_has_one_purpose"),
+        # The provider step's rounds look for the few payments of one status with work left
+        # (a fee to learn, a cancellation to tell the provider), not through all of that status.
+        Index("payments_status_fee_recorded", "status", "fee_recorded"),
+        Index("payments_status_provider_cancelled_at", "status", "provider_cancelled_at"),
     )
 
     id: UUID = Field(primary_key=True)
@@ -40,13 +46,14 @@ class Payment(PaymentTable, table=True):
     amount_cents: int
     currency: str = Field(max_length=3)
     pay_by: datetime = Field(sa_type=UtcDateTime)
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=20)
     failure_reason: str | None = Field(default=None, max_length=500)
     order_cancelled: bool = False
     provider: str | None = Field(default=None, max_length=20)
     provider_reference: str | None = Field(default=None, max_length=255)
     provider_cancelled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     commission_cents: int | None = None
+    fee_recorded: bool = False
     refunded_cents: int = 0
     correlation_id: str = Field(max_length=200)
     caused_by: str | None = Field(default=None, max_length=36)
@@ -201,6 +208,12 @@ class ProviderNoticeSeen(PaymentTable, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     kind: str = Field(max_length=100)
     received_at: datetime = Field(sa_type=UtcDateTime)
+
+
+def insert(session: AsyncSession, table: type[PaymentTable]):
+    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 outbox = outbox_table(PaymentTable.metadata)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -104,6 +105,7 @@ from services.payment.tables import (
     Share,
     Shop,
     Transfer,
+    insert,
 )
 
 log = logging.getLogger(__name__)
@@ -146,48 +148,64 @@ async def record_hub_staff(assigned: HubStaffAssigned, uow: UnitOfWork) -> None:
 async def record_payment_request(requested: PaymentRequested, uow: UnitOfWork) -> None:
     """The order asks for its basket's payment; the provider step opens it. Each shop's share
     and its commission rate are fixed now, at checkout."""
-    session = uow.session
-    known = await session.exec(select(Payment.id).where(Payment.order_id == requested.order_id))
-    if known.first() is not None:
-        return
-    if sum(part.total_cents for part in requested.parts) != requested.total_cents:
-        log.warning("the parts of order %s do not add up to its total", requested.order_id)
-    now, payment_id = _now(), uuid4()
-    session.add(Payment(
-        id=payment_id, order_id=requested.order_id, hub_id=requested.hub_id,
+    now = _now()
+    payment = Payment(
+        id=uuid4(), order_id=requested.order_id, hub_id=requested.hub_id,
         resident_id=requested.resident_id, amount_cents=requested.total_cents,
         currency=requested.currency, pay_by=requested.pay_by, status=PaymentStatus.PENDING,
         correlation_id=uow.correlation_id, caused_by=_cause(uow), created_at=now, updated_at=now,
-    ))
-    await session.flush()
-    hub = await session.get(HubTerms, requested.hub_id)
+    )
+    if not await _insert_new_payment(uow.session, payment, "order_id"):
+        return
+    if sum(part.total_cents for part in requested.parts) != requested.total_cents:
+        log.warning("the parts of order %s do not add up to its total", requested.order_id)
+    rates = await _commission_rates(uow.session, requested.hub_id,
+                                    [part.shop_id for part in requested.parts])
+    shares = []
     for part in requested.parts:
-        shop = await session.get(Shop, part.shop_id)
-        bps = commission_bps_for(shop and shop.commission_bps, hub and hub.commission_bps,
+        bps = commission_bps_for(rates.get(part.shop_id), rates.get(requested.hub_id),
                                  uow.settings.commission_bps)
-        session.add(Share(payment_id=payment_id, shop_id=part.shop_id,
-                          amount_cents=part.total_cents, commission_bps=bps,
-                          commission_cents=commission_cents(part.total_cents, bps)))
-    _sync_after_commit(uow, payment_id)
+        shares.append(Share(payment_id=payment.id, shop_id=part.shop_id,
+                            amount_cents=part.total_cents, commission_bps=bps,
+                            commission_cents=commission_cents(part.total_cents, bps)))
+    uow.session.add_all(shares)
+    _open_after_commit(uow, payment, [_shop_share(share) for share in
+                                      sorted(shares, key=lambda share: share.shop_id)])
 
 
 async def record_membership_fee_request(requested: MembershipFeeRequested, uow: UnitOfWork
                                         ) -> None:
     """A resident joins a hub with a fee: one payment, for the hub, with no shares and no
     commission; the provider step opens it, the overdue sweep calls it off after ``pay_by``."""
-    session = uow.session
-    known = await session.exec(
-        select(Payment.id).where(Payment.membership_id == requested.membership_id))
-    if known.first() is not None:
-        return
-    now, payment_id = _now(), uuid4()
-    session.add(Payment(
-        id=payment_id, membership_id=requested.membership_id, hub_id=requested.hub_id,
+    now = _now()
+    payment = Payment(
+        id=uuid4(), membership_id=requested.membership_id, hub_id=requested.hub_id,
         resident_id=requested.resident_id, amount_cents=requested.amount_cents,
         currency=requested.currency, pay_by=requested.pay_by, status=PaymentStatus.PENDING,
         correlation_id=uow.correlation_id, caused_by=_cause(uow), created_at=now, updated_at=now,
-    ))
-    _sync_after_commit(uow, payment_id)
+    )
+    if await _insert_new_payment(uow.session, payment, "membership_id"):
+        _open_after_commit(uow, payment)
+
+
+async def _insert_new_payment(session: AsyncSession, payment: Payment, purpose: str) -> bool:
+    """Writes ``payment`` unless its order or membership (the ``purpose`` column) already has
+    one; False then. On PostgreSQL a concurrent request for the same purpose waits for the
+    first, then writes nothing."""
+    written = await session.execute(
+        insert(session, Payment).values(payment.model_dump())
+        .on_conflict_do_nothing(index_elements=[purpose]).returning(Payment.id))
+    return written.first() is not None
+
+
+async def _commission_rates(session: AsyncSession, hub_id: UUID, shop_ids: list[UUID]
+                            ) -> dict[UUID, int | None]:
+    """The hub's own commission rate and its shops', by id, read in one statement (no shop has
+    its hub's id: both are random UUIDs); absent where there is no row."""
+    rows = await session.execute(
+        select(HubTerms.hub_id, HubTerms.commission_bps).where(HubTerms.hub_id == hub_id)
+        .union_all(select(Shop.id, Shop.commission_bps).where(Shop.id.in_(shop_ids))))
+    return dict(rows.all())
 
 
 async def call_off_payment(cancelled: OrderCancelled, uow: UnitOfWork) -> None:
@@ -239,17 +257,26 @@ async def pay_shops(completed: OrderCompleted, uow: UnitOfWork) -> None:
 
 
 async def _pay_shops_for(uow: UnitOfWork, order_id: UUID) -> None:
-    payment = await _lock_order_payment(uow.session, order_id)
+    session = uow.session
+    payment = await _lock_order_payment(session, order_id)
     if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return
-    for share in await _shares(uow.session, payment.id):
-        if await uow.session.get(Transfer, transfer_id(payment.id, share.shop_id)) is not None:
-            continue
-        transfer = Transfer(id=transfer_id(payment.id, share.shop_id), payment_id=payment.id,
-                            order_id=payment.order_id, shop_id=share.shop_id,
-                            status=TransferStatus.HELD, caused_by=_cause(uow), created_at=_now())
-        uow.session.add(transfer)
-        await _fix_transfer(uow.session, transfer, share)
+    known = set((await session.exec(
+        select(Transfer.shop_id).where(Transfer.payment_id == payment.id))).all())
+    owed = [share for share in await _shares(session, payment.id) if share.shop_id not in known]
+    if owed:
+        refunded = await _refunded_by_shop(session, payment.id)
+        accounts = {account.shop_id: account for account in (await session.exec(
+            select(PayoutAccount).where(PayoutAccount.shop_id.in_(
+                [share.shop_id for share in owed])))).all()}
+        for share in owed:
+            transfer = Transfer(id=transfer_id(payment.id, share.shop_id), payment_id=payment.id,
+                                order_id=payment.order_id, shop_id=share.shop_id,
+                                status=TransferStatus.HELD, caused_by=_cause(uow),
+                                created_at=_now())
+            session.add(transfer)
+            _fix_transfer(transfer, share, refunded.get(share.shop_id, 0),
+                          accounts.get(share.shop_id))
     _sync_after_commit(uow, payment.id)
 
 
@@ -279,6 +306,19 @@ async def refund_no_show(event: NoShowRecorded, uow: UnitOfWork) -> None:
 def _sync_after_commit(uow: UnitOfWork, payment_id: UUID) -> None:
     """The provider step for this payment, once the handler's transaction has committed."""
     uow.after_commit(partial(sync_with_provider, payment_id=payment_id))
+
+
+def _open_after_commit(uow: UnitOfWork, payment: Payment,
+                       shares: list[ShopShare] | None = None) -> None:
+    """The provider step for a payment just requested, once its request has committed: opening
+    it, with what the request wrote at hand (``_open`` re-reads the payment under its lock)."""
+    uow.after_commit(partial(_open_requested, payment=payment, shares=shares))
+
+
+async def _open_requested(runtime: ServiceRuntime, payment: Payment,
+                          shares: list[ShopShare] | None) -> None:
+    await _attempt(_open(runtime, provider_of(runtime), payment, shares), "open payment",
+                   payment.id)
 
 
 async def call_off_overdue_memberships(runtime: ServiceRuntime, now: datetime | None = None
@@ -586,31 +626,32 @@ def _visible(payment: Payment | None, payment_id: UUID, principal: Principal) ->
     return payment
 
 
-async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, reason: str
-                         ) -> bool:
-    """Moves the payment as the provider's verdict says; False when it changes nothing."""
+async def _apply_outcome(uow: UnitOfWork, payment: Payment, outcome: Outcome, reason: str,
+                         shares: list[ShopShare] | None = None) -> bool:
+    """Moves the payment as the provider's verdict says; False when it changes nothing.
+    ``shares`` are the order payment's, when the caller has them (they never change)."""
     status = status_after_outcome(payment.status, outcome)
     if status is None:
         return False
-    payment.status, payment.updated_at = status, _now()
     if status == PaymentStatus.FAILED:
-        payment.failure_reason = reason
+        payment.status, payment.failure_reason, payment.updated_at = status, reason, _now()
         await uow.emit(_failed(payment, reason))
         return True
     if payment.membership_id is not None:
         # Money taken is the hub's even after the fee was called off: the membership follows it.
-        payment.commission_cents = 0
+        payment.status, payment.commission_cents, payment.updated_at = status, 0, _now()
         await uow.emit(MembershipFeePaid(
             payment_id=payment.id, membership_id=payment.membership_id, hub_id=payment.hub_id,
             resident_id=payment.resident_id, amount_cents=payment.amount_cents))
         return True
-    shares = await _shares(uow.session, payment.id)
+    if shares is None:  # read before the payment changes: its row is written once
+        shares = [_shop_share(share) for share in await _shares(uow.session, payment.id)]
+    payment.status, payment.updated_at = status, _now()
     payment.commission_cents = sum(share.commission_cents for share in shares)
     await uow.emit(PaymentSucceeded(
         payment_id=payment.id, order_id=payment.order_id, hub_id=payment.hub_id,
         amount_cents=payment.amount_cents, commission_cents=payment.commission_cents,
-        shares=[ShopShare(shop_id=share.shop_id, amount_cents=share.amount_cents,
-                          commission_cents=share.commission_cents) for share in shares],
+        shares=shares,
     ))
     if payment.order_cancelled:
         await _refund_what_is_left(uow, payment)
@@ -639,15 +680,15 @@ async def _promise_refund(uow: UnitOfWork, payment: Payment, refund_id: UUID,
         uow.session.add(RefundShare(refund_id=refund_id, shop_id=shop, amount_cents=cents))
 
 
-async def _fix_transfer(session: AsyncSession, transfer: Transfer, share: Share) -> None:
+def _fix_transfer(transfer: Transfer, share: Share, refunded_cents: int,
+                  account: PayoutAccount | None) -> None:
     """Fixes a held transfer's amount once its shop's account can be paid (or at once when
-    nothing is owed); the caller holds the payment's row lock."""
-    refunded = await _refunded_cents(session, transfer.payment_id, transfer.shop_id)
-    amount = transfer_cents(share.amount_cents, share.commission_bps, refunded)
+    nothing is owed), given what issued refunds took out of the share; the caller holds the
+    payment's row lock."""
+    amount = transfer_cents(share.amount_cents, share.commission_bps, refunded_cents)
     if amount == 0:
         transfer.status, transfer.amount_cents = TransferStatus.NOT_NEEDED, 0
         return
-    account = await session.get(PayoutAccount, transfer.shop_id)
     if account is not None and account.payouts_enabled:
         transfer.status, transfer.amount_cents = TransferStatus.DUE, amount
         transfer.destination = account.reference
@@ -664,37 +705,95 @@ async def sync_with_provider(runtime: ServiceRuntime, payment_id: UUID | None = 
     a call that fails is made again at the next sync."""
     provider = provider_of(runtime)
     async with runtime.database.sessions() as session:
-        to_open = await _first(session, payment_id, select(Payment).where(
-            Payment.status == PaymentStatus.PENDING, Payment.provider_reference.is_(None)
-        ).order_by(Payment.created_at))
-        to_cancel = await _first(session, payment_id, select(Payment).where(
-            Payment.status == PaymentStatus.CANCELLED, Payment.provider_reference.is_not(None),
-            Payment.provider_cancelled_at.is_(None),
-        ).order_by(Payment.updated_at))
-        to_charge = await _first(session, payment_id, select(Payment).where(
-            Payment.status == PaymentStatus.SUCCEEDED, Payment.provider_reference.is_not(None),
-            ~select(ProcessorFee.payment_id).where(ProcessorFee.payment_id == Payment.id)
-            .exists(),
-        ).order_by(Payment.updated_at))
-        to_refund = await _first(session, payment_id, _paid(select(Refund, Payment), Refund)
-                                 .where(Refund.status == RefundStatus.DUE)
-                                 .order_by(Refund.asked_at))
-        to_fix = await _first(session, payment_id, _paid(select(Transfer), Transfer)
-                              .join(PayoutAccount, PayoutAccount.shop_id == Transfer.shop_id)
-                              .where(Transfer.status == TransferStatus.HELD,
-                                     PayoutAccount.payouts_enabled)
-                              .order_by(Transfer.created_at))
-    for payment in to_open:
+        work = await (_work_on_every_payment(session) if payment_id is None
+                      else _work_on_payment(session, payment_id))
+    for payment in work.to_open:
         await _attempt(_open(runtime, provider, payment), "open payment", payment.id)
-    for payment in to_cancel:
+    for payment in work.to_cancel:
         await _attempt(_cancel(runtime, provider, payment), "cancel payment", payment.id)
-    for payment in to_charge:
+    for payment in work.to_charge:
         await _attempt(_charge_fee(runtime, provider, payment), "processor fee", payment.id)
-    for refund, payment in to_refund:
+    for refund, payment in work.to_refund:
         await _attempt(_give_back(runtime, provider, refund, payment), "refund", refund.id)
-    for transfer in to_fix:
+    for transfer in work.to_fix:
         await _attempt(_fix_held(runtime, transfer), "fix transfer", transfer.id)
-    await _send_transfers(runtime, provider, payment_id)
+    if work.money_to_move:
+        await _send_transfers(runtime, provider, payment_id)
+
+
+@dataclass
+class _ProviderWork:
+    """What the provider step has to do. ``money_to_move`` is False when no transfer nor
+    reversal can be due (the one payment synced has no refund, transfer or reversal waiting)."""
+
+    to_open: list[Payment] = field(default_factory=list)
+    to_cancel: list[Payment] = field(default_factory=list)
+    to_charge: list[Payment] = field(default_factory=list)
+    to_refund: list[tuple[Refund, Payment]] = field(default_factory=list)
+    to_fix: list[Transfer] = field(default_factory=list)
+    money_to_move: bool = True
+
+
+_TO_OPEN = and_(Payment.status == PaymentStatus.PENDING, Payment.provider_reference.is_(None))
+_TO_CANCEL = and_(Payment.status == PaymentStatus.CANCELLED,
+                  Payment.provider_reference.is_not(None),
+                  Payment.provider_cancelled_at.is_(None))
+_MONEY_IN = and_(Payment.status == PaymentStatus.SUCCEEDED,
+                 Payment.provider_reference.is_not(None))
+_FEE_UNKNOWN = and_(_MONEY_IN, ~Payment.fee_recorded)
+_MONEY_TO_MOVE = and_(_MONEY_IN, or_(
+    select(Refund.id).where(Refund.payment_id == Payment.id,
+                            Refund.status == RefundStatus.DUE).exists(),
+    select(Transfer.id).where(Transfer.payment_id == Payment.id,
+                              Transfer.status.in_((TransferStatus.HELD, TransferStatus.DUE)))
+    .exists(),
+    select(Reversal.id).join(Transfer, Transfer.id == Reversal.transfer_id)
+    .where(Transfer.payment_id == Payment.id, Reversal.status == ReversalStatus.DUE).exists(),
+))
+
+
+async def _work_on_every_payment(session: AsyncSession) -> _ProviderWork:
+    return _ProviderWork(
+        to_open=await _first(session, None, select(Payment).where(_TO_OPEN)
+                             .order_by(Payment.created_at)),
+        to_cancel=await _first(session, None, select(Payment).where(_TO_CANCEL)
+                               .order_by(Payment.updated_at)),
+        to_charge=await _first(session, None, select(Payment).where(_FEE_UNKNOWN)
+                               .order_by(Payment.updated_at)),
+        to_refund=await _first(session, None, _refunds_due()),
+        to_fix=await _first(session, None, _held_transfers_payable()),
+    )
+
+
+async def _work_on_payment(session: AsyncSession, payment_id: UUID) -> _ProviderWork:
+    """One payment's work: the payment and what its state calls for, in one statement; its
+    refunds and transfers only when some wait."""
+    found = (await session.execute(
+        select(Payment, _TO_OPEN, _TO_CANCEL, _FEE_UNKNOWN, _MONEY_TO_MOVE)
+        .where(Payment.id == payment_id))).first()
+    if found is None:
+        return _ProviderWork(money_to_move=False)
+    payment, to_open, to_cancel, fee_unknown, money_to_move = found
+    work = _ProviderWork(to_open=[payment] if to_open else [],
+                         to_cancel=[payment] if to_cancel else [],
+                         to_charge=[payment] if fee_unknown else [],
+                         money_to_move=bool(money_to_move))
+    if money_to_move:
+        work.to_refund = await _first(session, payment_id, _refunds_due())
+        work.to_fix = await _first(session, payment_id, _held_transfers_payable())
+    return work
+
+
+def _refunds_due():
+    return (_paid(select(Refund, Payment), Refund).where(Refund.status == RefundStatus.DUE)
+            .order_by(Refund.asked_at))
+
+
+def _held_transfers_payable():
+    return (_paid(select(Transfer), Transfer)
+            .join(PayoutAccount, PayoutAccount.shop_id == Transfer.shop_id)
+            .where(Transfer.status == TransferStatus.HELD, PayoutAccount.payouts_enabled)
+            .order_by(Transfer.created_at))
 
 
 async def _send_transfers(runtime: ServiceRuntime, provider: PaymentProvider,
@@ -716,29 +815,36 @@ async def _send_transfers(runtime: ServiceRuntime, provider: PaymentProvider,
         await _attempt(_reverse(runtime, provider, reversal, transfer), "reversal", reversal.id)
 
 
-async def _open(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment) -> None:
+async def _open(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment,
+                shares: list[ShopShare] | None = None) -> None:
+    """Opens the payment with the provider; ``shares``, when the caller has them, spare reading
+    them again if it is taken at once."""
     try:
         reference = await provider.create_payment(_provider_payment(payment))
     except ProviderRefused as refusal:
         await _fail_unopened(runtime, payment.id, f"paiement refusé par le prestataire : {refusal}")
         return
-    paid_at_once = False
+    paid_at_once = (payment.order_id is not None and provider.name == "simulated"
+                    and runtime.settings.simulated_payments_succeed_at_once)
+    # The simulated fee is known at once: written with the success, not by a later step.
+    fee = (await provider.processor_fee(_provider_payment(payment), reference)
+           if paid_at_once else None)
     async with _payment_work(runtime, payment.id) as (uow, current):
         if current.provider_reference is not None:
             return
-        current.provider, current.provider_reference = provider.name, reference
-        current.updated_at = _now()
         if current.status == PaymentStatus.PENDING and current.order_id is not None:
             await _emit_caused(uow, PaymentStarted(
                 payment_id=current.id, order_id=current.order_id,
                 amount_cents=current.amount_cents, provider=provider.name,
             ), current.caused_by)
-            paid_at_once = (provider.name == "simulated"
-                            and runtime.settings.simulated_payments_succeed_at_once)
-            if paid_at_once:
-                await _apply_outcome(uow, current, Outcome.SUCCEEDED, reason="")
-    if paid_at_once:
-        await _charge_fee(runtime, provider, current)
+            if fee is not None:
+                await _apply_outcome(uow, current, Outcome.SUCCEEDED, reason="", shares=shares)
+                uow.session.add(ProcessorFee(payment_id=current.id, fee_cents=fee,
+                                             recorded_at=_now()))
+                current.fee_recorded = True
+                await _emit_caused(uow, _fee_charged(current, fee), current.caused_by)
+        current.provider, current.provider_reference = provider.name, reference
+        current.updated_at = _now()
 
 
 async def _fail_unopened(runtime: ServiceRuntime, payment_id: UUID, reason: str) -> None:
@@ -768,13 +874,23 @@ async def _cancel(runtime: ServiceRuntime, provider: PaymentProvider, payment: P
 async def _charge_fee(runtime: ServiceRuntime, provider: PaymentProvider, payment: Payment
                       ) -> None:
     fee = await provider.processor_fee(_provider_payment(payment), payment.provider_reference)
-    async with _payment_work(runtime, payment.id) as (uow, current):
-        if await uow.session.get(ProcessorFee, current.id) is not None:
-            return
-        uow.session.add(ProcessorFee(payment_id=current.id, fee_cents=fee, recorded_at=_now()))
-        await _emit_caused(uow, ProcessorFeeCharged(
-            payment_id=current.id, order_id=current.order_id,
-            membership_id=current.membership_id, fee_cents=fee), current.caused_by)
+    async with runtime.unit_of_work() as uow:
+        uow.correlation_id = payment.correlation_id
+        # The fee's row is its own guard: no amount is decided here, so no lock on the payment.
+        written = await uow.session.execute(
+            insert(uow.session, ProcessorFee)
+            .values(payment_id=payment.id, fee_cents=fee, recorded_at=_now())
+            .on_conflict_do_nothing(index_elements=["payment_id"])
+            .returning(ProcessorFee.payment_id))
+        if written.first() is not None:
+            await uow.session.execute(
+                update(Payment).where(Payment.id == payment.id).values(fee_recorded=True))
+            await _emit_caused(uow, _fee_charged(payment, fee), payment.caused_by)
+
+
+def _fee_charged(payment: Payment, fee: int) -> ProcessorFeeCharged:
+    return ProcessorFeeCharged(payment_id=payment.id, order_id=payment.order_id,
+                               membership_id=payment.membership_id, fee_cents=fee)
 
 
 async def _give_back(runtime: ServiceRuntime, provider: PaymentProvider, refund: Refund,
@@ -809,11 +925,12 @@ async def _settle_refund_shares(uow: UnitOfWork, payment: Payment, refund: Refun
     parts = (await uow.session.exec(
         select(RefundShare).where(RefundShare.refund_id == refund.id)
         .order_by(RefundShare.shop_id))).all()
+    before = await _refunded_by_shop(uow.session, payment.id)
     for part in parts:
         share = await uow.session.get(Share, (payment.id, part.shop_id))
-        before = await _refunded_cents(uow.session, payment.id, part.shop_id)
         part.commission_back_cents = commission_given_back(
-            share.amount_cents, share.commission_bps, before, part.amount_cents)
+            share.amount_cents, share.commission_bps, before.get(part.shop_id, 0),
+            part.amount_cents)
         settled.append(ShopShare(shop_id=part.shop_id, amount_cents=part.amount_cents,
                                  commission_cents=part.commission_back_cents))
         transfer = await uow.session.get(Transfer, transfer_id(payment.id, part.shop_id))
@@ -832,7 +949,9 @@ async def _fix_held(runtime: ServiceRuntime, transfer: Transfer) -> None:
         held = await uow.session.get(Transfer, transfer.id)
         if held.status == TransferStatus.HELD:
             share = await uow.session.get(Share, (held.payment_id, held.shop_id))
-            await _fix_transfer(uow.session, held, share)
+            refunded = await _refunded_by_shop(uow.session, held.payment_id)
+            _fix_transfer(held, share, refunded.get(held.shop_id, 0),
+                          await uow.session.get(PayoutAccount, held.shop_id))
 
 
 async def _transfer(runtime: ServiceRuntime, provider: PaymentProvider, transfer: Transfer,
@@ -927,6 +1046,11 @@ async def _shares(session: AsyncSession, payment_id: UUID) -> list[Share]:
         select(Share).where(Share.payment_id == payment_id).order_by(Share.shop_id))).all())
 
 
+def _shop_share(share: Share) -> ShopShare:
+    return ShopShare(shop_id=share.shop_id, amount_cents=share.amount_cents,
+                     commission_cents=share.commission_cents)
+
+
 async def _left_by_shop(session: AsyncSession, payment_id: UUID) -> dict[UUID, int]:
     """What is left of each shop's share once the refunds already promised are deducted."""
     promised = dict((await session.exec(
@@ -939,14 +1063,14 @@ async def _left_by_shop(session: AsyncSession, payment_id: UUID) -> dict[UUID, i
             for share in await _shares(session, payment_id)}
 
 
-async def _refunded_cents(session: AsyncSession, payment_id: UUID, shop_id: UUID) -> int:
-    """What refunds issued so far gave back out of a shop's share."""
-    return (await session.exec(
-        select(func.coalesce(func.sum(RefundShare.amount_cents), 0))
+async def _refunded_by_shop(session: AsyncSession, payment_id: UUID) -> dict[UUID, int]:
+    """What refunds issued so far gave back out of each shop's share (absent: nothing)."""
+    return dict((await session.exec(
+        select(RefundShare.shop_id, func.sum(RefundShare.amount_cents))
         .join(Refund, Refund.id == RefundShare.refund_id)
-        .where(Refund.payment_id == payment_id, Refund.status == RefundStatus.ISSUED,
-               RefundShare.shop_id == shop_id)
-    )).one()
+        .where(Refund.payment_id == payment_id, Refund.status == RefundStatus.ISSUED)
+        .group_by(RefundShare.shop_id)
+    )).all())
 
 
 async def _hub_admins(session: AsyncSession, hub_id: UUID) -> set[UUID]:
@@ -972,7 +1096,7 @@ async def _managed_shop(session: AsyncSession, shop_id: UUID, principal: Princip
 def _paid(statement, table):
     """``statement`` on ``table``'s rows of payments the provider has taken the money for."""
     return statement.select_from(table).join(Payment, Payment.id == table.payment_id).where(
-        Payment.status == PaymentStatus.SUCCEEDED, Payment.provider_reference.is_not(None))
+        _MONEY_IN)
 
 
 def _provider_payment(payment: Payment) -> ProviderPayment:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,7 +60,7 @@ from services.payment.ledger.tables import (
     LedgerHub,
     LedgerPayment,
 )
-from services.payment.tables import HubAdmin, Shop
+from services.payment.tables import HubAdmin, Shop, insert
 
 log = logging.getLogger(__name__)
 
@@ -68,66 +69,65 @@ log = logging.getLogger(__name__)
 
 
 async def post_payment_to_ledger(paid: PaymentSucceeded, uow: UnitOfWork) -> None:
-    await _upsert(uow.session, LedgerPayment, paid.payment_id, id=paid.payment_id,
-                  hub_id=paid.hub_id)
+    await _upsert(uow.session, LedgerPayment, paid.payment_id, hub_id=paid.hub_id)
     await _post(uow, payment_transaction(paid, _occurred_at(uow)))
 
 
 async def post_membership_fee_to_ledger(paid: MembershipFeePaid, uow: UnitOfWork) -> None:
-    await _upsert(uow.session, LedgerPayment, paid.payment_id, id=paid.payment_id,
-                  hub_id=paid.hub_id)
+    await _upsert(uow.session, LedgerPayment, paid.payment_id, hub_id=paid.hub_id)
     await _post(uow, membership_fee_transaction(paid, _occurred_at(uow)))
 
 
 async def post_fee_to_ledger(charged: ProcessorFeeCharged, uow: UnitOfWork) -> None:
-    hub_id = await _hub_of_payment(uow.session, charged.payment_id)
-    await _post(uow, fee_transaction(charged, _occurred_at(uow), hub_id))
+    await _post(uow, fee_transaction(charged, _occurred_at(uow), None),
+                hub_id=_hub_of_payment(charged.payment_id))
 
 
 async def post_refund_to_ledger(refunded: RefundIssued, uow: UnitOfWork) -> None:
-    hub_id = await _hub_of_payment(uow.session, refunded.payment_id)
-    await _post(uow, refund_transaction(refunded, _occurred_at(uow), hub_id))
+    await _post(uow, refund_transaction(refunded, _occurred_at(uow), None),
+                hub_id=_hub_of_payment(refunded.payment_id))
 
 
 async def post_transfer_to_ledger(made: TransferMade, uow: UnitOfWork) -> None:
-    hub_id = await _hub_of_payment(uow.session, made.payment_id)
-    await _post(uow, transfer_transaction(made, _occurred_at(uow), hub_id))
+    await _post(uow, transfer_transaction(made, _occurred_at(uow), None),
+                hub_id=_hub_of_payment(made.payment_id))
 
 
 async def post_reversal_to_ledger(reversed_: TransferReversed, uow: UnitOfWork) -> None:
-    hub_id = await _hub_of_payment(uow.session, reversed_.payment_id)
-    await _post(uow, reversal_transaction(reversed_, _occurred_at(uow), hub_id))
+    await _post(uow, reversal_transaction(reversed_, _occurred_at(uow), None),
+                hub_id=_hub_of_payment(reversed_.payment_id))
 
 
-async def _post(uow: UnitOfWork, transaction: Transaction | None) -> None:
+async def _post(uow: UnitOfWork, transaction: Transaction | None,
+                hub_id: ScalarSelect | None = None) -> None:
     """Writes the transaction once: the inbox stops the same event twice, the natural key the
-    same movement reported by another event."""
+    same movement reported by another event. ``hub_id``, when given, is what the row gets
+    instead of the transaction's (an expression the insert evaluates)."""
     if transaction is None:
         return
     session = uow.session
-    known = await session.exec(
-        select(JournalTransaction.id).where(JournalTransaction.natural_key == transaction.key))
-    if known.first() is not None:
+    written = await session.execute(
+        insert(session, JournalTransaction).values(
+            natural_key=transaction.key, event_id=uow.cause.event_id if uow.cause else None,
+            kind=transaction.kind, occurred_at=transaction.occurred_at, recorded_at=_now(),
+            payment_id=transaction.payment_id, order_id=transaction.order_id,
+            hub_id=transaction.hub_id if hub_id is None else hub_id,
+        ).on_conflict_do_nothing(index_elements=["natural_key"]).returning(JournalTransaction.id))
+    transaction_id = written.scalar()
+    if transaction_id is None:
         log.info("ledger: %s is already in the journal", transaction.key)
         return
-    row = JournalTransaction(
-        natural_key=transaction.key, event_id=uow.cause.event_id if uow.cause else None,
-        kind=transaction.kind, occurred_at=transaction.occurred_at, recorded_at=_now(),
-        payment_id=transaction.payment_id, order_id=transaction.order_id,
-        hub_id=transaction.hub_id,
-    )
-    session.add(row)
-    await session.flush()
-    session.add_all([JournalPosting(transaction_id=row.id, account=posting.account,
-                                    kind=posting.kind, amount_cents=posting.amount_cents)
-                     for posting in transaction.postings])
+    # Their ids are not needed back: one executemany, no RETURNING.
+    await session.execute(JournalPosting.__table__.insert(), [
+        {"transaction_id": transaction_id, "account": posting.account, "kind": posting.kind,
+         "amount_cents": posting.amount_cents} for posting in transaction.postings])
 
 
-async def _hub_of_payment(session: AsyncSession, payment_id: UUID) -> UUID | None:
-    """The hub its success named: a payment's events share its key, so its success is known
-    before anything that follows it."""
-    known = await session.get(LedgerPayment, payment_id)
-    return known.hub_id if known else None
+def _hub_of_payment(payment_id: UUID) -> ScalarSelect:
+    """The hub its success named, read by the statement that needs it: a payment's events share
+    its key, so its success is known before anything that follows it."""
+    return (select(LedgerPayment.hub_id).where(LedgerPayment.id == payment_id)
+            .scalar_subquery())
 
 
 def _occurred_at(uow: UnitOfWork) -> datetime:
@@ -138,17 +138,14 @@ def _occurred_at(uow: UnitOfWork) -> datetime:
 
 
 async def record_hub(opened: HubOpened, uow: UnitOfWork) -> None:
-    await _upsert(uow.session, LedgerHub, opened.hub_id, id=opened.hub_id, name=opened.name,
-                  town=opened.town)
+    await _upsert(uow.session, LedgerHub, opened.hub_id, name=opened.name, town=opened.town)
 
 
-async def _upsert(session: AsyncSession, model: type, key, **values) -> None:
-    row = await session.get(model, key)
-    if row is None:
-        session.add(model(**values))
-        return
-    for name, value in values.items():
-        setattr(row, name, value)
+async def _upsert(session: AsyncSession, model: type, row_id: UUID, **values) -> None:
+    """The row ``row_id`` with ``values``, written or rewritten in one statement."""
+    await session.execute(
+        insert(session, model).values(id=row_id, **values)
+        .on_conflict_do_update(index_elements=["id"], set_=values))
 
 
 # --- statements and reports ----------------------------------------------------------------

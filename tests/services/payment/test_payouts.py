@@ -368,6 +368,8 @@ async def test_the_simulated_provider_charges_a_fee_once_per_payment(payments):
 
     assert await payments.events(ProcessorFeeCharged) == [
         ProcessorFeeCharged(payment_id=payment_id, order_id=order.order_id, fee_cents=44)]
+    # Marked on the payment, so that the provider step's rounds no longer look at it.
+    assert (await payments.payment_of(order.order_id)).fee_recorded
 
 
 async def test_only_the_owner_and_the_hubs_admins_open_a_shops_payout_account(payments):

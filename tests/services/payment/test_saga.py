@@ -8,8 +8,14 @@ import asyncio
 
 from sqlmodel import select
 
-from libs.contracts.payment import PaymentFailed, PaymentStarted, PaymentSucceeded, RefundIssued
-from services.payment.domain import ProviderRefused
+from libs.contracts.payment import (
+    PaymentFailed,
+    PaymentStarted,
+    PaymentSucceeded,
+    ProcessorFeeCharged,
+    RefundIssued,
+)
+from services.payment.domain import ProviderRefused, simulated_fee_cents
 from services.payment.providers import SimulatedProvider
 from services.payment.tables import Payment
 from tests.services.payment.support import basket, payment_settings, running_payment
@@ -80,6 +86,31 @@ async def test_paying_succeeds_and_keeps_the_platforms_commission(payments_on_ea
     assert sorted(s.commission_cents for s in succeeded.shares) == [19, 80]
     assert envelope.correlation_id == "saga-1"  # the saga's, not the request's
     assert (await service.get(payment_id, order.buyer)).json()["status"] == "succeeded"
+
+
+async def test_a_payment_taken_as_it_opens_is_written_with_its_fee_and_never_charged_again(
+    tmp_path, database_url,
+):
+    settings = payment_settings(tmp_path, database_url=database_url,
+                                simulated_payments_succeed_at_once=True)
+    async with running_payment(settings) as service:
+        provider = service.runtime.adapters["provider"] = CountingFeesProvider()
+        order = basket(1000, 234)
+        request = await service.feed(order.payment_requested())
+        await service.sync()
+        await service.sync()
+
+        payment = await service.payment_of(order.order_id)
+        assert (payment.status, payment.commission_cents, payment.fee_recorded) == (
+            "succeeded", 99, True)
+        published = await service.published()
+        assert [type(event) for _, event in published] == [
+            PaymentStarted, PaymentSucceeded, ProcessorFeeCharged]
+        assert published[1][1].shares == order.shares()
+        assert published[2][1] == ProcessorFeeCharged(
+            payment_id=payment.id, order_id=order.order_id, fee_cents=simulated_fee_cents(1234))
+        assert published[2][0].causation_id == str(request.event_id)
+        assert provider.fees_asked == 1
 
 
 async def test_a_refused_payment_fails(payments):
@@ -282,6 +313,17 @@ class UnavailableProvider:
     async def create_payment(self, payment):
         self.attempts.append(payment.payment_id)
         raise ConnectionError("the provider does not answer")
+
+
+class CountingFeesProvider(SimulatedProvider):
+    """Counts the times it is asked for a payment's fee."""
+
+    def __init__(self) -> None:
+        self.fees_asked = 0
+
+    async def processor_fee(self, payment, reference):
+        self.fees_asked += 1
+        return await super().processor_fee(payment, reference)
 
 
 class HeldProvider(SimulatedProvider):

@@ -9,7 +9,8 @@ from uuid import uuid4
 from sqlalchemy import select
 
 from libs.contracts.payment import ProcessorFeeCharged, RefundIssued, ShopShare, TransferMade
-from services.payment.ledger.tables import JournalPosting, JournalTransaction
+from libs.contracts.pickup import HubOpened
+from services.payment.ledger.tables import JournalPosting, JournalTransaction, LedgerHub
 from tests.services.payment.ledger.support import happened, paid
 from tests.services.payment.support import platform_admin
 
@@ -92,6 +93,41 @@ async def test_every_movement_balances_and_the_accounts_sum_to_zero(payments_on_
     assert sum(accounts.values()) == 0
     assert accounts == {"processor": 5000 - 100 - 4600, "platform:commission": -400,
                         "platform:fees": 100, f"shop:{bakery}:payable": 0}
+
+
+async def test_what_follows_a_payment_is_journaled_under_its_hub(payments_on_each_database):
+    payments = payments_on_each_database
+    bakery, hub_id = uuid4(), uuid4()
+    payment = paid(hub_id, (bakery, 5000, 400))
+    await happened(payments, payment, AT)
+    await happened(payments, ProcessorFeeCharged(payment_id=payment.payment_id,
+                                                 order_id=payment.order_id, fee_cents=100), AT)
+    await happened(payments, TransferMade(transfer_id=uuid4(), payment_id=payment.payment_id,
+                                          order_id=payment.order_id, shop_id=bakery,
+                                          amount_cents=4600, provider_reference="tr_x"), AT)
+    stranger = ProcessorFeeCharged(payment_id=uuid4(), order_id=uuid4(), fee_cents=10)
+    await happened(payments, stranger, AT)
+
+    async with payments.runtime.database.sessions() as session:
+        hubs = dict((await session.execute(
+            select(JournalTransaction.natural_key, JournalTransaction.hub_id))).all())
+    assert {key.split(":")[0]: hub for key, hub in hubs.items()
+            if not key.endswith(str(stranger.payment_id))} == {
+        "payment": hub_id, "fee": hub_id, "transfer": hub_id}
+    assert [hub for key, hub in hubs.items() if key.endswith(str(stranger.payment_id))] == [None]
+
+
+async def test_a_hub_opened_again_keeps_its_latest_name(payments_on_each_database):
+    payments = payments_on_each_database
+    hub_id = uuid4()
+    await payments.feed(HubOpened(hub_id=hub_id, name="La Fabrique", town="Lannion",
+                                  address="1 rue"))
+    await payments.feed(HubOpened(hub_id=hub_id, name="La Fabrique du Centre", town="Perros",
+                                  address="2 rue"))
+
+    async with payments.runtime.database.sessions() as session:
+        hubs = (await session.execute(select(LedgerHub.name, LedgerHub.town))).all()
+    assert hubs == [("La Fabrique du Centre", "Perros")]
 
 
 async def test_money_no_share_accounts_for_waits_in_suspense(payments):
