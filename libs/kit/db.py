@@ -58,7 +58,8 @@ class InlineSqliteConnection(aiosqlite.Connection):
             self._connection = None
 # Off unless ADOPTE_COUNT_SQL=1 (the benchmark's statements per checkout): an event listener on
 # every statement is a cost nobody else should pay. With it, ADOPTE_TRACE_SQL=<file> also appends
-# each statement there (service, tab, statement), to see which ones a checkout sends.
+# each statement there (service, whether SQLAlchemy compiled it anew, the statement), to see
+# which ones a checkout sends.
 SQL_STATEMENTS = Counter(
     "adopte_sql_statements", "Statements sent to the database, when ADOPTE_COUNT_SQL=1.",
     ["service"],
@@ -121,11 +122,13 @@ class Database:
         counted = SQL_STATEMENTS.labels(service=self.service or self.url.database or "")
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(_conn, _cursor, statement, *_args):
+        def _count(_conn, _cursor, statement, _parameters, context, _many):
             counted.inc()
             if os.environ.get("ADOPTE_TRACE_SQL"):
+                compiled = getattr(getattr(context, "cache_hit", None), "name", "-")
                 with open(os.environ["ADOPTE_TRACE_SQL"], "a") as trace:
-                    trace.write(f"{self.service}\t{' '.join(statement.split())[:160]}\n")
+                    trace.write(f"{self.service}\t{compiled}\t"
+                                f"{' '.join(statement.split())[:160]}\n")
 
     @property
     def _in_memory(self) -> bool:

@@ -192,7 +192,7 @@ class ServiceRuntime:
         await self.bus.ensure_topics(
             [TopicSpec(t, self.settings.topic_partitions) for t in sorted(topics)]
         )
-        if self.settings.outbox_relay:
+        if self.settings.outbox_relay and self.definition.published_topics():
             self.relay = OutboxRelay(
                 self.outbox, self.database.sessions, self.bus, service=self.definition.name
             )
