@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import and_, case, delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -71,6 +72,7 @@ from services.catalog.domain import (
 from services.catalog.shops import audit
 from services.catalog.storefront import search
 from services.catalog.tables import (
+    CatalogTable,
     HubAdmin,
     KnownHub,
     KnownUser,
@@ -506,13 +508,10 @@ async def _record_adjustment(uow: UnitOfWork, principal: Principal, shop: Shop,
 
 
 async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
-    """Every line of the order, or none: concurrent orders never take more than is on hand."""
+    """Every line of the order, or none: concurrent orders never take more than is on hand. A
+    repeated OrderPlaced finds the order's reservations and changes nothing."""
     session = uow.session
-    if (await session.exec(select(Reservation).where(Reservation.order_id == event.order_id))).first():
-        return
     wanted = quantities_by_variant(event.parts)
-    # A short line undoes the lines taken before it, and only them: the inbox claim stays.
-    savepoint = await session.begin_nested()
     levels, short = [], []
     for key, quantity in wanted:
         level = await _take_units(session, key, quantity)
@@ -520,29 +519,63 @@ async def reserve_stock_for_order(event: OrderPlaced, uow: UnitOfWork) -> None:
             short.append((key, quantity))
         else:
             levels.append(level)
-    if short:
-        await savepoint.rollback()
+    if not short and await _record_reservations(session, event.order_id, wanted, levels):
+        await uow.emit(StockReserved(
+            order_id=event.order_id,
+            lines=[ReservedLine(product_id=product_id, variant_id=variant_id, quantity=quantity)
+                   for (product_id, variant_id), quantity in wanted],
+        ))
+        await announce_stock_levels(uow, levels)
+        return
+    # The units taken go back, and only them: the inbox claim stays. Their rows stay locked
+    # until the commit, so nobody saw them taken.
+    await _give_back_units(session, levels, dict(wanted))
+    if short and not await _reserved_before(session, event.order_id):
         stocks = await _stocks(session, [key for key, _ in short])
         await uow.emit(StockReservationFailed(
             order_id=event.order_id,
             shortages=[shortage(key, quantity, stocks.get(key)) for key, quantity in short],
         ))
-        return
-    await savepoint.commit()
+
+
+async def _record_reservations(session: AsyncSession, order_id: UUID,
+                               wanted: Sequence[tuple[VariantKey, int]],
+                               levels: Sequence[StockLevel]) -> bool:
+    """The order's reservations, in one statement; False when it had them already (on
+    PostgreSQL a concurrent delivery waits for the first, then writes nothing)."""
     shops = {level.variant_id: level.shop_id for level in levels}
     now = datetime.now(UTC)
-    session.add_all(
-        Reservation(order_id=event.order_id, variant_id=variant_id, product_id=product_id,
-                    shop_id=shops[variant_id], quantity=quantity,
-                    status=ReservationStatus.RESERVED, reserved_at=now)
-        for (product_id, variant_id), quantity in wanted
-    )
-    await uow.emit(StockReserved(
-        order_id=event.order_id,
-        lines=[ReservedLine(product_id=product_id, variant_id=variant_id, quantity=quantity)
-               for (product_id, variant_id), quantity in wanted],
-    ))
-    await announce_stock_levels(uow, levels)
+    # Its rows as parameters, not values: the statement stays the same, and cached.
+    written = await session.execute(
+        _insert(session, Reservation).on_conflict_do_nothing().returning(Reservation.variant_id),
+        [{"order_id": order_id, "variant_id": variant_id, "product_id": product_id,
+          "shop_id": shops[variant_id], "quantity": quantity,
+          "status": ReservationStatus.RESERVED, "reserved_at": now}
+         for (product_id, variant_id), quantity in wanted])
+    return written.first() is not None
+
+
+async def _reserved_before(session: AsyncSession, order_id: UUID) -> bool:
+    held = select(Reservation.variant_id).where(Reservation.order_id == order_id).limit(1)
+    return (await session.exec(held)).first() is not None
+
+
+def _insert(session: AsyncSession, table: type[CatalogTable]):
+    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def _give_back_units(session: AsyncSession, levels: Sequence[StockLevel],
+                           quantities: dict[VariantKey, int]) -> None:
+    """Undoes _take_units in the same transaction: the variants as they were, revision included."""
+    for level in levels:
+        await session.execute(
+            update(ProductVariant).where(ProductVariant.id == level.variant_id)
+            .values(reserved=ProductVariant.reserved
+                    - quantities[(level.product_id, level.variant_id)],
+                    stock_revision=ProductVariant.stock_revision - 1)
+            .execution_options(synchronize_session=False))
 
 
 async def release_stock_of_order(
@@ -703,11 +736,14 @@ class StockLevel:
     shop_id: UUID
     available: int
     revision: int
+    hub_id: UUID | None = None  # None: announce_stock_levels looks it up
 
 
-# What a statement that changes a variant's stock returns of it, in StockLevel's order.
+# What a statement that changes a variant's stock returns of it, in StockLevel's order: its
+# shop's hub too, which the announcement needs.
 _STOCK_LEVEL = (ProductVariant.product_id, ProductVariant.id, ProductVariant.shop_id,
-                ProductVariant.on_hand - ProductVariant.reserved, ProductVariant.stock_revision)
+                ProductVariant.on_hand - ProductVariant.reserved, ProductVariant.stock_revision,
+                select(Shop.hub_id).where(Shop.id == ProductVariant.shop_id).scalar_subquery())
 
 
 def level_of(variant: ProductVariant) -> StockLevel:
@@ -720,9 +756,10 @@ async def announce_stock_levels(uow: UnitOfWork, levels: Sequence[StockLevel]) -
     each variant once, as it stands at the end of the transaction)."""
     if not levels:
         return
-    hubs = dict((await uow.session.exec(
-        select(Shop.id, Shop.hub_id).where(col(Shop.id).in_({level.shop_id for level in levels}))
-    )).all())
+    hubs = {level.shop_id: level.hub_id for level in levels if level.hub_id is not None}
+    if unknown := {level.shop_id for level in levels} - hubs.keys():
+        hubs.update((await uow.session.exec(
+            select(Shop.id, Shop.hub_id).where(col(Shop.id).in_(unknown)))).all())
     await uow.emit_all([
         StockLevelChanged(product_id=level.product_id, variant_id=level.variant_id,
                           shop_id=level.shop_id, hub_id=hubs[level.shop_id],

@@ -124,6 +124,11 @@ def part_after(status: str, trigger: PartTrigger) -> PartStatus | None:
     return _PART_TRANSITIONS[trigger].get(PartStatus(status))
 
 
+def part_moves(trigger: PartTrigger) -> Mapping[PartStatus, PartStatus]:
+    """Each status ``trigger`` applies to, and the status it leads to."""
+    return _PART_TRANSITIONS[trigger]
+
+
 def is_payment_overdue(status: str, pay_by: datetime | None, now: datetime) -> bool:
     return status == OrderStatus.AWAITING_PAYMENT and pay_by is not None and pay_by <= now
 

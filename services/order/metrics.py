@@ -26,20 +26,37 @@ SAGA_WAITING = Gauge(
 )
 
 
+_MOVES = "order_moves"  # the session's moves not yet committed: (status, seconds since placed)
+
+
 def count_once_committed(order, now: datetime) -> None:
     """Counts the order's new status once its transaction commits: a handler that rolls back
-    and is retried would otherwise count the same move twice."""
-    session = object_session(order)
+    and is retried would otherwise count the same move twice. The session keeps its moves
+    under one pair of listeners, however many orders its transactions move."""
     status, waited = str(order.status), (now - order.placed_at).total_seconds()
+    session = object_session(order)
+    if session is None:
+        _count([(status, waited)])
+        return
+    if _MOVES not in session.info:
+        event.listen(session, "after_commit", _count_committed)
+        event.listen(session, "after_rollback", _forget_rolled_back)
+    session.info.setdefault(_MOVES, []).append((status, waited))
 
-    def note(_session) -> None:
+
+def _count_committed(session) -> None:
+    moves, session.info[_MOVES] = session.info[_MOVES], []
+    _count(moves)
+
+
+def _forget_rolled_back(session) -> None:
+    session.info[_MOVES] = []
+
+
+def _count(moves: list[tuple[str, float]]) -> None:
+    for status, waited in moves:
         ORDERS_MOVED.labels(status).inc()
         SAGA_DURATION.labels(status).observe(max(waited, 0.0))
-
-    if session is None:
-        note(None)
-    else:
-        event.listen(session, "after_commit", note, once=True)
 
 
 def note_waiting(stage: str, since: datetime | None, now: datetime) -> None:

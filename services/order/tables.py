@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -126,7 +126,12 @@ class Membership(OrderTable, table=True):
 
 class Order(OrderTable, table=True):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("resident_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("resident_id", "idempotency_key"),
+        # The saga's watch and the unpaid orders' sweep read the oldest of one status.
+        Index("orders_status_placed_at", "status", "placed_at"),
+        Index("orders_status_pay_by", "status", "pay_by"),
+    )
 
     id: UUID = Field(primary_key=True)
     hub_id: UUID
@@ -136,7 +141,7 @@ class Order(OrderTable, table=True):
     idempotency_key: str = Field(max_length=200)
     basket_digest: str = Field(max_length=64)
     correlation_id: str = Field(max_length=128)
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=20)
     total_cents: int
     reasons: list[str] = Field(default_factory=list, sa_type=JSON)
     stock_reserved: bool = False

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +70,7 @@ from services.pickup.tables import (
     Pickup,
     PickupPart,
     Slot,
+    insert,
 )
 
 
@@ -213,10 +214,12 @@ async def upcoming_slots(runtime: ServiceRuntime, hub_id: UUID) -> list[Slot]:
 
 async def lead_time(session: AsyncSession, hub_id: UUID) -> timedelta:
     """How long before a slot starts orders stop choosing it (none for a hub without hours)."""
-    hours = (await session.exec(
-        select(HubSchedule.lead_time_hours).where(HubSchedule.hub_id == hub_id)
-    )).first()
+    hours = (await session.exec(_lead_time_hours(hub_id))).first()
     return timedelta(hours=hours or 0)
+
+
+def _lead_time_hours(hub_id: UUID):
+    return select(HubSchedule.lead_time_hours).where(HubSchedule.hub_id == hub_id)
 
 
 def slot_opened(slot: Slot, lead: timedelta) -> SlotOpened:
@@ -310,10 +313,12 @@ async def day_sheet(
 
 
 async def hold_place(event: OrderPlaced, uow: UnitOfWork) -> None:
-    if await uow.session.get(Booking, event.order_id) is not None:
+    booked, lead_hours = (await uow.session.execute(select(
+        select(Booking.order_id).where(Booking.order_id == event.order_id).exists(),
+        _lead_time_hours(event.hub_id).scalar_subquery()))).one()
+    if booked:
         return
-    now = utc_now()
-    lead = await lead_time(uow.session, event.hub_id)
+    now, lead = utc_now(), timedelta(hours=lead_hours or 0)
     # One statement checks and takes the place, so concurrent orders never exceed capacity.
     held = (await uow.session.execute(
         update(Slot)
@@ -332,8 +337,10 @@ async def hold_place(event: OrderPlaced, uow: UnitOfWork) -> None:
         await uow.emit(SlotUnavailable(order_id=event.order_id, slot_id=event.slot_id,
                                        reason=reason))
         return
-    uow.session.add(Booking(order_id=event.order_id, slot_id=event.slot_id, status=HELD,
-                            held_at=now))
+    # Written now rather than at the next flush: the check above flushes nothing, and a later
+    # event of the same transaction must see this booking.
+    await uow.session.execute(insert(uow.session, Booking).values(
+        order_id=event.order_id, slot_id=event.slot_id, status=HELD, held_at=now))
     await uow.emit(SlotHeld(order_id=event.order_id, slot_id=event.slot_id, hub_id=event.hub_id,
                             starts_at=held.starts_at, ends_at=held.ends_at))
 
@@ -360,18 +367,24 @@ async def release_place(
 
 
 async def schedule_pickup(event: OrderConfirmed, uow: UnitOfWork) -> None:
-    known = await uow.session.get(Pickup, event.order_id)
-    if known is not None:
-        known.resident_id = known.resident_id or event.resident_id
+    """One pickup per order, whose key is the guard: a pickup made before (and not knowing its
+    resident) only learns who the resident is."""
+    session, code = uow.session, new_pickup_code()
+    made = await session.execute(
+        insert(session, Pickup).values(
+            order_id=event.order_id, hub_id=event.hub_id, slot_id=event.slot_id, code=code,
+            status=SCHEDULED, scheduled_at=utc_now(), resident_id=event.resident_id,
+            correlation_id=uow.correlation_id)
+        .on_conflict_do_nothing().returning(Pickup.order_id))
+    if made.first() is None:
+        await session.execute(
+            update(Pickup).where(col(Pickup.order_id) == event.order_id)
+            .values(resident_id=func.coalesce(Pickup.resident_id, event.resident_id)))
         return
-    pickup = Pickup(order_id=event.order_id, hub_id=event.hub_id, slot_id=event.slot_id,
-                    code=new_pickup_code(), status=SCHEDULED, scheduled_at=utc_now(),
-                    resident_id=event.resident_id, correlation_id=uow.correlation_id)
-    uow.session.add(pickup)
-    for shop_id in dict.fromkeys(part.shop_id for part in event.parts):
-        uow.session.add(PickupPart(order_id=event.order_id, shop_id=shop_id, status=PENDING))
+    session.add_all(PickupPart(order_id=event.order_id, shop_id=shop_id, status=PENDING)
+                    for shop_id in dict.fromkeys(part.shop_id for part in event.parts))
     await uow.emit(PickupScheduled(order_id=event.order_id, hub_id=event.hub_id,
-                                   slot_id=event.slot_id, code=pickup.code))
+                                   slot_id=event.slot_id, code=code))
 
 
 async def stop_expecting_part(event: OrderPartCancelled, uow: UnitOfWork) -> None:

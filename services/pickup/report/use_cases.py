@@ -35,7 +35,7 @@ from services.pickup.report.domain import (
     report_of,
 )
 from services.pickup.report.tables import SoldOrder, SoldPart
-from services.pickup.tables import KnownShop, Pickup, Slot
+from services.pickup.tables import KnownShop, Pickup, Slot, insert
 from services.pickup.use_cases import require_role
 
 CONFIRMED, COMPLETED = "confirmed", "completed"
@@ -49,11 +49,15 @@ def utc_now() -> datetime:
 
 
 async def record_confirmed_sale(event: OrderConfirmed, uow: UnitOfWork) -> None:
-    if await uow.session.get(SoldOrder, event.order_id) is not None:
+    """The sale once, its key the guard (on PostgreSQL a concurrent delivery waits for the first,
+    then writes nothing)."""
+    recorded = await uow.session.execute(
+        insert(uow.session, SoldOrder).values(
+            order_id=event.order_id, hub_id=event.hub_id, buyer_id=event.resident_id,
+            status=CONFIRMED, confirmed_at=_occurred_at(uow))
+        .on_conflict_do_nothing().returning(SoldOrder.order_id))
+    if recorded.first() is None:
         return
-    uow.session.add(SoldOrder(order_id=event.order_id, hub_id=event.hub_id,
-                              buyer_id=event.resident_id, status=CONFIRMED,
-                              confirmed_at=_occurred_at(uow)))
     shares = Counter()
     for part in event.parts:
         shares[part.shop_id] += part.total_cents

@@ -10,7 +10,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from libs.auth.tokens import Principal
-from libs.contracts.catalog import StockReleased, StockReservationFailed, StockReserved
+from libs.contracts.catalog import (
+    StockLevelChanged,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
 from libs.contracts.order import (
     OrderCancelled,
     OrderCompleted,
@@ -236,3 +241,27 @@ async def test_the_same_order_placed_again_under_another_event_reserves_nothing_
 
     assert len(await market.catalog.events(StockReserved)) == 1
     assert await market.stock("bread") == (10, 3)
+
+
+async def test_the_same_order_placed_again_once_its_stock_ran_out_is_not_refused(market):
+    order = market.order(cake=2)
+
+    await market.catalog.feed(order)
+    await market.catalog.feed(order)
+
+    assert await market.catalog.events(StockReservationFailed) == []
+    assert len(await market.catalog.events(StockReserved)) == 1
+    assert await market.stock("cake") == (2, 2)
+
+
+async def test_a_refused_order_leaves_the_stock_and_its_revision_as_they_were(market):
+    await market.catalog.feed(market.order(bread=3, cake=3))
+    assert len(await market.catalog.events(StockReservationFailed)) == 1
+
+    await market.catalog.feed(market.order(bread=1))
+
+    bread = UUID(market.products["bread"]["id"])
+    [level] = [e for e in await market.catalog.events(StockLevelChanged)
+               if e.product_id == bread and e.revision > 1]
+    assert (level.available, level.revision) == (9, 2)
+    assert level.hub_id == market.hub_id

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from libs.contracts.order import OrderPlaced
-from libs.contracts.pickup import SlotOpened
+from libs.contracts.pickup import SlotClosed, SlotOpened
 from tests.services.order.conftest import (
     open_town,
     place,
@@ -140,6 +140,22 @@ async def test_the_same_key_places_one_order_and_refuses_another_basket(service,
     placed = await service.published(OrderPlaced)
     assert sorted(str(e.order_id) for e in placed) == sorted([first.json()["id"],
                                                               neighbours.json()["id"]])
+
+
+async def test_the_same_key_finds_its_order_once_the_basket_could_no_longer_be_placed(
+        service, town):
+    first = await place(service, town, key="panier-43", bread=1)
+    await service.feed(SlotClosed(slot_id=town.slot_id, hub_id=town.hub_id, reason="fermé"))
+
+    again = await place(service, town, key="panier-43", bread=1)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"]
+    other_basket = await place(service, town, key="panier-43", bread=2)
+    assert other_basket.status_code == 409
+    new_key = await place(service, town, key="panier-44", bread=1)
+    assert new_key.status_code == 422
+    assert "closed" in new_key.json()["error"]["message"]
+    assert len(await service.published(OrderPlaced)) == 1
 
 
 async def test_two_simultaneous_requests_with_one_key_place_one_order(tmp_path, database_url):

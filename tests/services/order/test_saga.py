@@ -32,7 +32,14 @@ from libs.contracts.pickup import (
     SlotHeld,
     SlotUnavailable,
 )
-from services.order.use_cases import expire_unpaid_orders
+from services.order.tables import Order
+from services.order.use_cases import (
+    confirm_paid_order,
+    expire_unpaid_orders,
+    note_payment_started,
+    note_slot_held,
+    note_stock_reserved,
+)
 from tests.services.order.conftest import (
     OrderService,
     Town,
@@ -256,3 +263,27 @@ async def test_stock_and_slot_held_at_once_request_payment_once(tmp_path, databa
             service.feed(stock_reserved(order_id)), service.feed(slot_held(town, order_id)))))
         requested = [e.order_id for e in await service.published(PaymentRequested)]
         assert sorted(requested) == sorted(orders)
+
+
+async def test_events_of_one_order_handled_in_one_transaction_see_each_other(
+        tmp_path, database_url):
+    """As when a batch of records shares a session: each handler reads the order as the ones
+    before it left it, whatever the session held of it."""
+    async with running_order_service(tmp_path, database_url) as service:
+        town = await open_town(service)
+        order_id = await placed_order(service, town)
+        payment_id = uuid.uuid4()
+        async with service.runtime.unit_of_work() as uow:
+            assert (await uow.session.get(Order, order_id)).status == "placed"
+            await note_stock_reserved(stock_reserved(order_id), uow)
+            await note_slot_held(slot_held(town, order_id), uow)
+            await note_payment_started(PaymentStarted(
+                payment_id=payment_id, order_id=order_id, amount_cents=2 * 420 + 1290,
+                provider="simulated"), uow)
+            await confirm_paid_order(payment_succeeded(order_id, payment_id, 2 * 420 + 1290), uow)
+
+        order = await status_of(service, town, order_id)
+        assert (order["status"], order["payment"]["status"]) == ("confirmed", "succeeded")
+        assert [e.order_id for e in await service.published(PaymentRequested)] == [order_id]
+        [confirmed] = await service.published(OrderConfirmed)
+        assert sorted(len(part.lines) for part in confirmed.parts) == [1, 1]

@@ -67,6 +67,23 @@ async def test_a_move_rolled_back_is_not_counted(service, town):
     assert moved("awaiting_payment") == before
 
 
+async def test_one_session_counts_the_moves_of_its_committed_transactions_only(service, town):
+    orders = [uuid.UUID((await place(service, town, bread=1)).json()["id"]) for _ in range(3)]
+    before = moved("awaiting_payment")
+
+    async with service.runtime.database.sessions() as session:
+        async with session.begin():
+            for order_id in orders[:2]:
+                assert _move(await session.get(Order, order_id), Trigger.HELD)
+        assert moved("awaiting_payment") == before + 2
+        async with session.begin():
+            assert _move(await session.get(Order, orders[2]), Trigger.HELD)
+            await session.rollback()
+        async with session.begin():
+            pass
+        assert moved("awaiting_payment") == before + 2
+
+
 async def test_the_oldest_order_waiting_on_the_saga_is_measured(service, town):
     await measure_waiting_sagas(service.runtime)
     assert waiting("placed") == 0.0
