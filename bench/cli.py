@@ -23,7 +23,7 @@ def bench(
                     ] = "hub,saga,sql,memory,hop",
     runtime: Annotated[str, typer.Option(help="embedded, distributed or both.")] = "both",
     rates: Annotated[str | None, typer.Option(help="Checkout rates, orders/s (default "
-                                                   "50,100,200,300,400,500; quick: 10).")
+                                                   "10,20,50,100,200,300,400,500; quick: 10).")
                      ] = None,
     duration: Annotated[float | None, typer.Option(help="Seconds per checkout rate (60; quick 4).")
                         ] = None,

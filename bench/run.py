@@ -38,7 +38,8 @@ from bench.bus import kafka_version, machine, postgres_version
 
 SECTIONS = ("hub", "saga", "sql", "memory", "hop")
 RUNTIMES = ("embedded", "distributed")
-FULL_RATES = [50.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+FULL_RATES = [10.0, 20.0, 50.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+GOAL_RATE = 100.0  # issue 8: checkout → confirmed p99 < 250 ms at 100 orders/s
 QUICK_RATES = [10.0]
 LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
 # A broker and a database server of the bench's own (when no --kafka, --postgres is given), so
@@ -286,19 +287,32 @@ class Run:
                     held = [r["rate"] for r in figures["saga"] if r["held"]]
                     figures["max_held_rate"] = max(held, default=0.0)
                 if "sql" in options.only:
-                    self.log(f"{runtime}: SQL statements per checkout ({options.sql_orders} orders)")
-                    figures["sql"] = await saga.statements_per_checkout(
-                        checkout, orders=options.sql_orders, rate=5.0 if options.quick else 20.0,
-                        idle_s=2.0 if options.quick else 15.0, drain_s=options.drain_s)
+                    figures["sql"] = await self.statements(runtime, checkout)
             finally:
                 await watcher.stop()
         finally:
             await api.aclose()
         return figures
 
+    async def statements(self, runtime: str, checkout: saga.Checkout) -> list[dict]:
+        """Per checkout, at two rates: under load, where each consumer takes several events in
+        one transaction, and one order at a time, where it takes them one by one."""
+        options, measured = self.options, []
+        for orders, rate in ((options.sql_orders, 5.0 if options.quick else 20.0),
+                             (max(2, options.sql_orders // 10), 1.0)):
+            self.log(f"{runtime}: SQL statements per checkout ({orders} orders at {rate:g}/s)")
+            measured.append(await saga.statements_per_checkout(
+                checkout, orders=orders, rate=rate, idle_s=2.0 if options.quick else 15.0,
+                drain_s=options.drain_s))
+        return measured
+
     async def rates(self, runtime: str, checkout: saga.Checkout) -> list[dict]:
-        results = []
+        results, failed = [], False
         for rate in self.options.rates:
+            # Past the first rate not held, only the goal's rate is still worth its minutes:
+            # the report wants its latency even when the runtime cannot hold it.
+            if failed and rate != GOAL_RATE:
+                continue
             await saga.quiet(checkout.api)
             orders = int(rate * self.options.duration)
             task = self.progress.add_task(f"{runtime}: checkout at {rate:g}/s", total=orders)
@@ -310,8 +324,7 @@ class Run:
             self.log(f"{runtime}: {rate:g} orders/s: confirmed p50/p95/p99 "
                      f"{confirmed['p50_ms']}/{confirmed['p95_ms']}/{confirmed['p99_ms']} ms, "
                      + ("held" if result["held"] else f"not held ({'; '.join(result['why_not'])})"))
-            if not result["held"]:
-                break
+            failed = failed or not result["held"]
         return results
 
     async def hop(self) -> dict:

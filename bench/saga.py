@@ -453,7 +453,8 @@ async def statements_per_checkout(checkout: Checkout, *, orders: int, rate: floa
         # Not clamped: a negative figure says the idle rate was noisier than the orders' work.
         per_service[service] = round((busy - idle_rate * took) / max(1, completed), 1)
         raw[service] = {"window": busy, "idle_per_s": round(idle_rate, 2)}
-    return {"orders": completed, "window_s": round(took, 1), "idle_window_s": round(idle_took, 1),
+    return {"orders": completed, "rate": rate, "window_s": round(took, 1),
+            "idle_window_s": round(idle_took, 1),
             "per_service": per_service, "total": round(sum(per_service.values()), 1),
             "raw": raw,
             "counted": "before_cursor_execute on every engine of the service (SQLite: the "

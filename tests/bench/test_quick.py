@@ -38,8 +38,10 @@ def test_quick_mode_measures_every_section_on_both_runtimes(tmp_path, kafka_boot
         # On a saturated machine some orders may still be on their way after the drain.
         assert first_rate["confirmed"]["count"] >= first_rate["scheduled"]["count"] > 0
         assert first_rate["confirmed"]["p50_ms"] > 0
-        assert figures["sql"]["orders"] > 0 and figures["sql"]["total"] > 0
-        assert figures["sql"]["per_service"]["order"] > 0
+        assert [sql["rate"] for sql in figures["sql"]] == [5.0, 1.0]
+        for sql in figures["sql"]:
+            assert sql["orders"] > 0 and sql["total"] > 0
+            assert sql["per_service"]["order"] > 0
         assert all(memory["peak_mib"] > 0 for memory in figures["memory"].values())
     assert set(results["runtimes"]["distributed"]["memory"]) == {
         "accounts", "catalog", "notification", "order", "payment", "pickup"}
