@@ -120,13 +120,14 @@ class Database:
         if os.environ.get("ADOPTE_COUNT_SQL") != "1":
             return
         counted = SQL_STATEMENTS.labels(service=self.service or self.url.database or "")
+        trace_path = os.environ.get("ADOPTE_TRACE_SQL")
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
         def _count(_conn, _cursor, statement, _parameters, context, _many):
             counted.inc()
-            if os.environ.get("ADOPTE_TRACE_SQL"):
+            if trace_path:
                 compiled = getattr(getattr(context, "cache_hit", None), "name", "-")
-                with open(os.environ["ADOPTE_TRACE_SQL"], "a") as trace:
+                with open(trace_path, "a") as trace:
                     trace.write(f"{self.service}\t{compiled}\t"
                                 f"{' '.join(statement.split())[:160]}\n")
 
