@@ -63,6 +63,8 @@ def templates_for(service_package: str | Path) -> Jinja2Templates:
         loader=ChoiceLoader([FileSystemLoader(folder / "templates"), FileSystemLoader(_SHARED)]),
         autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"],
+        # Templates change with the code, which restarts the process: no file checked per page.
+        auto_reload=False,
     )
     # A multi-line {% trans %} block is one sentence: its msgid has no layout whitespace.
     environment.policies["ext.i18n.trimmed"] = True

@@ -147,22 +147,21 @@ def criteria_for(hub_id: UUID, *, page: int = 1, **asked) -> SearchCriteria:
     return SearchCriteria(hub_id=hub_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **asked)
 
 
-async def hub_front(runtime: ServiceRuntime, hub_id: UUID,
+async def hub_front(runtime: ServiceRuntime, session: AsyncSession, hub_id: UUID,
                     searched: SearchCriteria | None = None) -> HubFront:
     """The hub and its shops, with the page of the search ``searched`` when one is asked for,
     else with its latest products in stock."""
     newest = SearchCriteria(hub_id=hub_id, in_stock=True, sort=Sort.NEWEST, limit=FEATURED)
-    async with runtime.database.read_sessions() as session:
-        hub = await _hub(session, hub_id)
-        shops = (await session.exec(
-            select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == ShopStatus.ACTIVE)
-            .order_by(Shop.name))).all()
-        pictures = await shop_pictures(session, photo_storage(runtime), [id_ for id_, _ in shops])
-        cards = [ShopCard(id_, name, pictures.get(id_)) for id_, name in shops]
-        if searched is None:
-            latest, _ = await _listings(runtime, session, search.page_query(session, newest))
-            return HubFront(hub, cards, featured=latest, results=None)
-        return HubFront(hub, cards, featured=[], results=await _page(runtime, session, searched))
+    hub = await _hub(session, hub_id)
+    shops = (await session.exec(
+        select(Shop.id, Shop.name).where(Shop.hub_id == hub_id, Shop.status == ShopStatus.ACTIVE)
+        .order_by(Shop.name))).all()
+    pictures = await shop_pictures(session, photo_storage(runtime), [id_ for id_, _ in shops])
+    cards = [ShopCard(id_, name, pictures.get(id_)) for id_, name in shops]
+    if searched is None:
+        latest, _ = await _listings(runtime, session, search.page_query(session, newest))
+        return HubFront(hub, cards, featured=latest, results=None)
+    return HubFront(hub, cards, featured=[], results=await _page(runtime, session, searched))
 
 
 async def shop_front(runtime: ServiceRuntime, shop_id: UUID, *, page: int = 1, **asked

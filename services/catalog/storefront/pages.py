@@ -1,27 +1,30 @@
 """The catalogue's public pages, in French, for anyone: a hub's page (its shops, its latest
 products, a search with its filters and pages) and a shop's window. Searching is a form sent by
 GET, so it works without JavaScript and a search can be bookmarked or shared; a criterion that
-makes no sense (an unknown category, say) is left out rather than refused."""
+makes no sense (an unknown category, say) is left out rather than refused. A hub's page, the most
+read of all, is kept rendered until its hub changes (freshness.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from libs.auth.tokens import Principal
 from libs.auth.web import MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.errors import NotFound
-from libs.kit.i18n import N_
+from libs.kit.i18n import N_, current_locale
 from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page
 from services.catalog.domain import CATEGORIES
 from services.catalog.pages import templates
-from services.catalog.storefront import listings
+from services.catalog.storefront import freshness, listings
 from services.catalog.storefront.search import MAX_QUERY, Sort
 
 router = APIRouter(include_in_schema=False)
@@ -34,21 +37,67 @@ SORTS = {
     Sort.NEWEST: N_("Nouveautés"),
 }
 _ASKED = ("q", "category", "sort", "in_stock", "page")
+# Pages of hubs kept rendered: each hub's page and its most asked searches, in all languages.
+KEPT_HUB_PAGES = 256
+
+
+@dataclass(frozen=True)
+class HubPage:
+    """A hub's page rendered: its content, the same for every visitor, and the whole page as
+    those not signed in see it (no name, no form token in it)."""
+
+    hub_name: str
+    front: Markup
+    anonymous: bytes
 
 
 @router.get("/hubs/{hub_id}")
 async def hub_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime: Runtime
                    ) -> Response:
-    asked = _asked(request)
-    searched = listings.criteria_for(hub_id, **asked) if _searching(request) else None
     try:
-        front = await listings.hub_front(runtime, hub_id, searched)
+        page = await _hub_page(request, runtime, hub_id)
     except NotFound:
         return _not_found(request, principal)
+    if principal is None:
+        return HTMLResponse(page.anonymous)
+    return _hub_layout(request, principal, page.hub_name, page.front)
+
+
+async def _hub_page(request: Request, runtime: Runtime, hub_id: UUID) -> HubPage:
+    """The page as kept at the hub's generation, else rendered now and kept. Beside the hub's
+    rows, it depends on the language and on the address (the search, the links to its other
+    pages and to this one in another language), on nothing else of the request."""
+    kept = _kept_pages(request)
+    key = (hub_id, current_locale(), request.scope["path"], request.scope["query_string"])
+    async with runtime.database.read_sessions() as session:
+        generation = await freshness.generation(session, hub_id)
+        if (page := kept.get(key, generation)) is not None:
+            return page
+        asked = _asked(request)
+        searched = listings.criteria_for(hub_id, **asked) if _searching(request) else None
+        front = await listings.hub_front(runtime, session, hub_id, searched)
+    content = Markup(templates.get_template("hub_front.html").render(
+        front=front, asked=asked, categories=CATEGORIES, sorts=_sorts(),
+        page_url=_page_url(request)))
+    anonymous = _hub_layout(request, None, front.hub.name, content).body
+    page = HubPage(front.hub.name, content, anonymous)
+    kept.put(key, generation, page)
+    return page
+
+
+def _hub_layout(request: Request, principal: Principal | None, hub_name: str,
+                front: Markup) -> Response:
     return templates.TemplateResponse(request, "hub.html", {
-        "principal": principal, "front": front, "asked": asked,
-        "categories": CATEGORIES, "sorts": _sorts(), "page_url": _page_url(request),
+        "principal": principal, "hub_name": hub_name, "front": front,
     })
+
+
+def _kept_pages(request: Request) -> freshness.KeptPages[HubPage]:
+    """This app's hub pages (an app per catalog, whose hubs' generations are its own)."""
+    state = request.app.state
+    if getattr(state, "kept_hub_pages", None) is None:
+        state.kept_hub_pages = freshness.KeptPages(KEPT_HUB_PAGES)
+    return state.kept_hub_pages
 
 
 @router.get("/shops/{shop_id}/vitrine")
