@@ -71,6 +71,11 @@ class Process:
         return {key: int(re.search(rf"^{key}:\s+(\d+) kB", status, re.M).group(1))
                 for key in ("VmHWM", "VmRSS")}
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -174,17 +174,32 @@ def _saga_section(figures: dict, settings: dict) -> list[str]:
              f"Each rate for {settings['duration_s']:g} s; latency from each order's due time. "
              f"Highest rate held: **{_fmt(figures.get('max_held_rate'))} orders/s**.", "",
              "| orders/s | orders | POST p50 / p99 ms | confirmed p50 / p95 / p99 ms | "
-             "pickup scheduled p50 / p95 / p99 ms | lag first → last third | held |",
-             "|---:|---:|---|---|---|---|---|"]
+             "pickup scheduled p50 / p95 / p99 ms | lag first → last third | "
+             "CPU ms per order | held |",
+             "|---:|---:|---|---|---|---|---:|---|"]
     for r in rows:
         c, s, p = r["confirmed"], r["scheduled"], r["placed"]
         held = "yes" if r["held"] else "no: " + "; ".join(r["why_not"])
+        cpu = r.get("cpu_ms_per_order", {})
         lines.append(f"| {r['rate']:g} | {r['orders']:,} | {p['p50_ms']} / {p['p99_ms']} | "
                      f"{c['p50_ms']} / {c['p95_ms']} / {c['p99_ms']} | "
                      f"{s['p50_ms']} / {s['p95_ms']} / {s['p99_ms']} | "
                      f"{r['lag']['first_third_mean']:g} → {r['lag']['last_third_mean']:g} | "
-                     f"{held} |")
-    return lines + [""]
+                     f"{_fmt(round(sum(cpu.values()), 1)) if cpu else '–'} | {held} |")
+    by_process = [r for r in rows if len(r.get("cpu_ms_per_order", {})) > 1]
+    if by_process:
+        names = list(by_process[0]["cpu_ms_per_order"])
+        lines += ["", "CPU per order by process (ms; the service processes only, not Kafka "
+                  "nor PostgreSQL):", "",
+                  "| orders/s | " + " | ".join(names) + " |",
+                  "|---:|" + "---:|" * len(names)]
+        lines += [f"| {r['rate']:g} | " + " | ".join(
+            _fmt(r["cpu_ms_per_order"].get(n)) for n in names) + " |" for r in by_process]
+    lines.append("")
+    if rows and "cpu_ms_per_order" in rows[0]:
+        lines += ["CPU per order: what the service processes used over the rate's window and "
+                  "its drain, divided by the orders scheduled.", ""]
+    return lines
 
 
 def _sql_section(measured: list[dict] | None) -> list[str]:

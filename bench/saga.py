@@ -364,6 +364,7 @@ class Checkout:
             placed.due_wall[answer.json()["id"]] = start_wall + index / rate
 
         lags: list[tuple[float, float]] = []
+        cpu_before = self._cpu_seconds()
         sampling = asyncio.create_task(self._sample_lag(lags, start_perf, lag_every_s))
         try:
             load = await open_loop(place, rate=rate, seconds=seconds, start_at=start_perf,
@@ -374,7 +375,16 @@ class Checkout:
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
-        return self._figures(rate, seconds, load, placed, lags, finished)
+        figures = self._figures(rate, seconds, load, placed, lags, finished)
+        done = max(1, figures["scheduled"]["count"])
+        figures["cpu_ms_per_order"] = {
+            name: round((after - cpu_before[name]) * 1000 / done, 1)
+            for name, after in self._cpu_seconds().items()}
+        return figures
+
+    def _cpu_seconds(self) -> dict[str, float]:
+        return {name: process.cpu_seconds()
+                for name, process in self.api.deployment.processes.items()}
 
     async def _sample_lag(self, lags: list[tuple[float, float]], start: float, every_s: float
                           ) -> None:

@@ -86,8 +86,12 @@ class Database:
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
         else:
+            # No ping before each use: it was a round trip per transaction, a tenth of a busy
+            # consumer's CPU. A connection the server dropped fails its one transaction, which
+            # invalidates the pool; the consumer retries the event, a request answers 503
+            # (libs/kit/errors.py).
             self.engine = create_async_engine(
-                self.url, echo=self.echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+                self.url, echo=self.echo, pool_size=10, max_overflow=20, pool_recycle=1800
             )
         self._count_statements(self.engine)
         self.sessions = async_sessionmaker(

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from libs.correlation import current_correlation_id
@@ -84,6 +85,15 @@ def install_error_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
         return JSONResponse(error_body(422, "validation_error", f"invalid request: {summary}",
                                        details), 422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.exception("database error")
+        if exc.connection_invalidated:  # the server dropped it: the pool has new ones now
+            return JSONResponse(error_body(503, "unavailable", "the database was unreachable; "
+                                           "try again"), 503, headers={"Retry-After": "1"})
+        return JSONResponse(error_body(500, "internal_error", "something went wrong on our side"),
+                            500)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

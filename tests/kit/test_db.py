@@ -7,10 +7,25 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import asyncpg
+import httpx
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text
+from fastapi import FastAPI
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exc,
+    func,
+    insert,
+    select,
+    text,
+)
 
 from libs.kit.db import SQLITE_READERS, Database
+from libs.kit.errors import install_error_handlers
 
 METADATA = MetaData()
 NOTES = Table("notes", METADATA, Column("id", Integer, primary_key=True),
@@ -112,3 +127,31 @@ async def test_sqlite_statements_run_on_the_event_loops_own_thread(tmp_path):
     finally:
         await database.stop()
     assert threads == [threading.get_ident()] * 2, "no hand-over to another thread"
+
+
+async def test_a_connection_postgresql_dropped_fails_one_request_with_503_then_all_is_well(
+        fresh_postgres_url):
+    database = Database(fresh_postgres_url, METADATA)
+    await database.start()
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/notes")
+    async def notes() -> int:
+        async with database.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(NOTES))
+
+    try:
+        async with database.sessions() as session:
+            backend = await session.scalar(text("select pg_backend_pid()"))
+        outsider = await asyncpg.connect(fresh_postgres_url.replace("+asyncpg", ""))
+        await outsider.execute("select pg_terminate_backend($1)", backend)
+        await outsider.close()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            dropped, after = await client.get("/notes"), await client.get("/notes")
+    finally:
+        await database.stop()
+    assert (dropped.status_code, dropped.headers.get("retry-after")) == (503, "1")
+    assert dropped.json()["error"]["code"] == "unavailable"
+    assert (after.status_code, after.json()) == (200, 0)
