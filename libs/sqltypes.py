@@ -1,10 +1,13 @@
-"""Column types shared by every service's tables."""
+"""Column types shared by every service's tables, and the INSERT that can say what to do on a
+conflict on either database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class UtcDateTime(TypeDecorator):
@@ -25,3 +28,10 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def conflict_insert(session: AsyncSession, table):
+    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike, each
+    in its own dialect's construct."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

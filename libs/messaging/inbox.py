@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.sqltypes import UtcDateTime
+from libs.sqltypes import UtcDateTime, conflict_insert
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -41,10 +40,9 @@ class Inbox:
         """
         if not event_ids:
             return set()
-        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
         now = datetime.now(UTC)
         statement = (
-            dialect.insert(self.table)
+            conflict_insert(session, self.table)
             .values([{"consumer": consumer, "event_id": event_id, "processed_at": now}
                      for event_id in dict.fromkeys(event_ids)])
             .on_conflict_do_nothing()

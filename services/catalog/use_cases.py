@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import and_, case, delete, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +37,7 @@ from libs.contracts.order import (
 from libs.contracts.pickup import HubOpened, HubStaffAssigned, NoShowRecorded, SlotUnavailable
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.catalog.domain import (
     MAX_STOCK,
     MAX_VARIANTS,
@@ -72,7 +72,6 @@ from services.catalog.domain import (
 from services.catalog.shops import audit
 from services.catalog.storefront import search
 from services.catalog.tables import (
-    CatalogTable,
     HubAdmin,
     KnownHub,
     KnownUser,
@@ -547,7 +546,7 @@ async def _record_reservations(session: AsyncSession, order_id: UUID,
     now = datetime.now(UTC)
     # Its rows as parameters, not values: the statement stays the same, and cached.
     written = await session.execute(
-        _insert(session, Reservation).on_conflict_do_nothing().returning(Reservation.variant_id),
+        conflict_insert(session, Reservation).on_conflict_do_nothing().returning(Reservation.variant_id),
         [{"order_id": order_id, "variant_id": variant_id, "product_id": product_id,
           "shop_id": shops[variant_id], "quantity": quantity,
           "status": ReservationStatus.RESERVED, "reserved_at": now}
@@ -558,12 +557,6 @@ async def _record_reservations(session: AsyncSession, order_id: UUID,
 async def _reserved_before(session: AsyncSession, order_id: UUID) -> bool:
     held = select(Reservation.variant_id).where(Reservation.order_id == order_id).limit(1)
     return (await session.exec(held)).first() is not None
-
-
-def _insert(session: AsyncSession, table: type[CatalogTable]):
-    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 async def _give_back_units(session: AsyncSession, levels: Sequence[StockLevel],

@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,6 +42,7 @@ from libs.contracts.pickup import (
     SlotOpened,
 )
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.notification import domain
 from services.notification.domain import (
     DROPPED,
@@ -253,7 +253,7 @@ async def _record_new(uow: UnitOfWork, messages: list[Outgoing]) -> list[Outgoin
     form, and still sends the rows in one INSERT.)"""
     now = utc_now()
     claimed_until = now + timedelta(seconds=uow.settings.claim_lease_s)
-    statement = _dialect(uow.session).insert(SentMessage.__table__)
+    statement = conflict_insert(uow.session, SentMessage.__table__)
     created = set((await uow.session.execute(
         statement.on_conflict_do_nothing().returning(SentMessage.id),
         [{"id": message.id, "kind": message.kind, "subject_id": message.subject_id,
@@ -279,11 +279,6 @@ def _parts(parts: list[OrderPart]) -> list[dict]:
     return [part.model_dump(mode="json") for part in parts]
 
 
-def _dialect(session: AsyncSession):
-    """Where the upserts come from: each engine has its own ON CONFLICT."""
-    return postgresql if session.bind.dialect.name == "postgresql" else sqlite
-
-
 async def _person(session: AsyncSession, user_id: UUID) -> Person:
     person = await session.get(Person, user_id)
     if person is None:
@@ -298,7 +293,7 @@ async def _upsert_order(uow: UnitOfWork, order_id: UUID, hub_id: UUID, slot_id: 
     events comes first. It goes around the session's objects: orders are read with
     ``populate_existing``, so one loaded earlier in the session is refreshed."""
     row = Order(id=order_id, hub_id=hub_id, slot_id=slot_id, **values).model_dump()
-    statement = _dialect(uow.session).insert(Order).values(row)
+    statement = conflict_insert(uow.session, Order).values(row)
     await uow.session.execute(statement.on_conflict_do_update(index_elements=[Order.id],
                                                               set_=values))
 

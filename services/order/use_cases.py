@@ -64,6 +64,7 @@ from libs.contracts.pickup import (
 from libs.kit.errors import Conflict, Forbidden, NotFound
 from libs.kit.months import months_from
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.order.domain import (
     HUB_ADMIN_ROLE,
     MAX_SALES_MONTHS,
@@ -275,7 +276,7 @@ async def record_membership_started(event: MembershipStarted, uow: UnitOfWork) -
     """The latest start wins with its expiry, whatever came before (an end included: it stays,
     and tells whether it closed this term or an earlier one)."""
     table = Membership.__table__
-    statement = _dialect(uow).insert(table).values(
+    statement = conflict_insert(uow.session, table).values(
         id=event.membership_id, hub_id=event.hub_id, resident_id=event.resident_id,
         started_at=event.started_at, expires_at=event.expires_at)
     await uow.session.execute(statement.on_conflict_do_update(
@@ -289,18 +290,13 @@ async def record_membership_started(event: MembershipStarted, uow: UnitOfWork) -
 async def record_membership_ended(event: MembershipEnded, uow: UnitOfWork) -> None:
     """The latest end is kept; one arriving before its start is kept for it."""
     table = Membership.__table__
-    statement = _dialect(uow).insert(table).values(
+    statement = conflict_insert(uow.session, table).values(
         id=event.membership_id, hub_id=event.hub_id, resident_id=event.resident_id,
         ended_at=event.ended_at)
     await uow.session.execute(statement.on_conflict_do_update(
         index_elements=[table.c.id],
         set_={"ended_at": statement.excluded.ended_at},
         where=or_(table.c.ended_at.is_(None), table.c.ended_at < statement.excluded.ended_at)))
-
-
-def _dialect(uow: UnitOfWork):
-    """Where the upserts of the read models come from: each engine has its own ON CONFLICT."""
-    return postgresql if uow.session.bind.dialect.name == "postgresql" else sqlite
 
 
 async def _member_of_hub(session: AsyncSession, resident_id: UUID, hub_id: UUID,

@@ -6,10 +6,8 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import CheckConstraint, Index
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
@@ -208,12 +206,6 @@ class ProviderNoticeSeen(PaymentTable, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     kind: str = Field(max_length=100)
     received_at: datetime = Field(sa_type=UtcDateTime)
-
-
-def insert(session: AsyncSession, table: type[PaymentTable]):
-    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 outbox = outbox_table(PaymentTable.metadata)

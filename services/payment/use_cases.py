@@ -52,6 +52,7 @@ from libs.contracts.payment import (
 from libs.contracts.pickup import HubStaffAssigned, MembershipFeeRequested, NoShowRecorded
 from libs.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.payment.domain import (
     Outcome,
     PaymentProvider,
@@ -105,7 +106,6 @@ from services.payment.tables import (
     Share,
     Shop,
     Transfer,
-    insert,
 )
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ async def _insert_new_payment(session: AsyncSession, payment: Payment, purpose: 
     one; False then. On PostgreSQL a concurrent request for the same purpose waits for the
     first, then writes nothing."""
     written = await session.execute(
-        insert(session, Payment).values(payment.model_dump())
+        conflict_insert(session, Payment).values(payment.model_dump())
         .on_conflict_do_nothing(index_elements=[purpose]).returning(Payment.id))
     return written.first() is not None
 
@@ -878,7 +878,7 @@ async def _charge_fee(runtime: ServiceRuntime, provider: PaymentProvider, paymen
         uow.correlation_id = payment.correlation_id
         # The fee's row is its own guard: no amount is decided here, so no lock on the payment.
         written = await uow.session.execute(
-            insert(uow.session, ProcessorFee)
+            conflict_insert(uow.session, ProcessorFee)
             .values(payment_id=payment.id, fee_cents=fee, recorded_at=_now())
             .on_conflict_do_nothing(index_elements=["payment_id"])
             .returning(ProcessorFee.payment_id))

@@ -6,10 +6,8 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import CheckConstraint, Index, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.messaging.inbox import inbox_table
 from libs.messaging.outbox import outbox_table
@@ -140,12 +138,6 @@ class PickupPart(PickupTable, table=True):
     prepared_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Where staff put it (« étagère B2 »), so whoever hands the order over finds it.
     shelf: str = Field(default="", max_length=40)
-
-
-def insert(session: AsyncSession, table: type[PickupTable]):
-    """An INSERT that can say what to do ON CONFLICT: SQLite and PostgreSQL spell it alike."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 outbox = outbox_table(PickupTable.metadata)

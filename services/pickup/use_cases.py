@@ -37,6 +37,7 @@ from libs.contracts.pickup import (
 from libs.kit.errors import Forbidden, NotFound, Unprocessable
 from libs.kit.i18n import gettext as _
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.pickup.desk.domain import shelf_location
 from services.pickup.domain import (
     CANCELLED,
@@ -70,7 +71,6 @@ from services.pickup.tables import (
     Pickup,
     PickupPart,
     Slot,
-    insert,
 )
 
 
@@ -339,7 +339,7 @@ async def hold_place(event: OrderPlaced, uow: UnitOfWork) -> None:
         return
     # Written now rather than at the next flush: the check above flushes nothing, and a later
     # event of the same transaction must see this booking.
-    await uow.session.execute(insert(uow.session, Booking).values(
+    await uow.session.execute(conflict_insert(uow.session, Booking).values(
         order_id=event.order_id, slot_id=event.slot_id, status=HELD, held_at=now))
     await uow.emit(SlotHeld(order_id=event.order_id, slot_id=event.slot_id, hub_id=event.hub_id,
                             starts_at=held.starts_at, ends_at=held.ends_at))
@@ -371,7 +371,7 @@ async def schedule_pickup(event: OrderConfirmed, uow: UnitOfWork) -> None:
     resident) only learns who the resident is."""
     session, code = uow.session, new_pickup_code()
     made = await session.execute(
-        insert(session, Pickup).values(
+        conflict_insert(session, Pickup).values(
             order_id=event.order_id, hub_id=event.hub_id, slot_id=event.slot_id, code=code,
             status=SCHEDULED, scheduled_at=utc_now(), resident_id=event.resident_id,
             correlation_id=uow.correlation_id)

@@ -27,6 +27,7 @@ from libs.contracts.payment import (
 from libs.contracts.pickup import HubOpened
 from libs.kit.errors import Forbidden, NotFound
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.payment.ledger.domain import (
     PLATFORM_COMMISSION,
     PLATFORM_FEES,
@@ -60,7 +61,7 @@ from services.payment.ledger.tables import (
     LedgerHub,
     LedgerPayment,
 )
-from services.payment.tables import HubAdmin, Shop, insert
+from services.payment.tables import HubAdmin, Shop
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ async def _post(uow: UnitOfWork, transaction: Transaction | None,
         return
     session = uow.session
     written = await session.execute(
-        insert(session, JournalTransaction).values(
+        conflict_insert(session, JournalTransaction).values(
             natural_key=transaction.key, event_id=uow.cause.event_id if uow.cause else None,
             kind=transaction.kind, occurred_at=transaction.occurred_at, recorded_at=_now(),
             payment_id=transaction.payment_id, order_id=transaction.order_id,
@@ -144,7 +145,7 @@ async def record_hub(opened: HubOpened, uow: UnitOfWork) -> None:
 async def _upsert(session: AsyncSession, model: type, row_id: UUID, **values) -> None:
     """The row ``row_id`` with ``values``, written or rewritten in one statement."""
     await session.execute(
-        insert(session, model).values(id=row_id, **values)
+        conflict_insert(session, model).values(id=row_id, **values)
         .on_conflict_do_update(index_elements=["id"], set_=values))
 
 

@@ -21,6 +21,7 @@ from libs.contracts.order import (
 )
 from libs.kit.months import Month
 from libs.kit.runtime import ServiceRuntime, UnitOfWork
+from libs.sqltypes import conflict_insert
 from services.pickup.domain import CANCELLED, NO_SHOW, PICKED_UP
 from services.pickup.gatherings.domain import SCHEDULED as GATHERING_SCHEDULED
 from services.pickup.gatherings.domain import SIGNED_UP
@@ -35,7 +36,7 @@ from services.pickup.report.domain import (
     report_of,
 )
 from services.pickup.report.tables import SoldOrder, SoldPart
-from services.pickup.tables import KnownShop, Pickup, Slot, insert
+from services.pickup.tables import KnownShop, Pickup, Slot
 from services.pickup.use_cases import require_role
 
 CONFIRMED, COMPLETED = "confirmed", "completed"
@@ -52,7 +53,7 @@ async def record_confirmed_sale(event: OrderConfirmed, uow: UnitOfWork) -> None:
     """The sale once, its key the guard (on PostgreSQL a concurrent delivery waits for the first,
     then writes nothing)."""
     recorded = await uow.session.execute(
-        insert(uow.session, SoldOrder).values(
+        conflict_insert(uow.session, SoldOrder).values(
             order_id=event.order_id, hub_id=event.hub_id, buyer_id=event.resident_id,
             status=CONFIRMED, confirmed_at=_occurred_at(uow))
         .on_conflict_do_nothing().returning(SoldOrder.order_id))
