@@ -12,6 +12,7 @@ import typer
 
 from bench.cli import app as bench_app
 from libs.contracts.accounts import GlobalRole
+from services.dlq_cli import app as dlq_app
 
 app = typer.Typer(help="Adopte mon commerçant: a town's shops online, collected at the tiers-lieu.",
                   no_args_is_help=True, add_completion=False)
@@ -24,6 +25,7 @@ catalog_app = typer.Typer(help="Shops' catalogues, straight on the catalog datab
                                "or not).", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(bench_app, name="bench", help="Issue 8's benchmark: load, latency, SQL, memory; a report.")
+app.add_typer(dlq_app, name="dlq")
 i18n_app = typer.Typer(help="The English catalogs (French is the source language).",
                        no_args_is_help=True)
 app.add_typer(i18n_app, name="i18n")

@@ -126,9 +126,13 @@ async def _applied_together(records: Sequence[Record], batch_handler: BatchHandl
 
 def dead_letter_message(record: Record, *, group: str, error: BaseException, attempts: int) -> Message:
     """The original key, value and headers, plus headers saying where it came from and why."""
+    # A poison message wraps what made it undecodable (UnknownEvent, InvalidEvent...): that
+    # names the problem better than "PoisonMessage" in a list of dead letters.
+    cause = error.__cause__ if isinstance(error, PoisonMessage) and error.__cause__ else error
     origin = (
         ("dlq.error", repr(error).encode()[:2000]),
-        ("dlq.error.type", type(error).__name__.encode()),
+        ("dlq.error.type", type(cause).__name__.encode()),
+        ("dlq.reason", str(error).encode()[:2000]),
         ("dlq.error.trace", "".join(traceback.format_exception(error)).encode()[-4000:]),
         ("dlq.origin.topic", record.topic.encode()),
         ("dlq.origin.partition", str(record.partition).encode()),

@@ -84,6 +84,9 @@ class EmbeddedBus:
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=normal")
         self._db.executescript(_SCHEMA)
+        self._load_positions()
+
+    def _load_positions(self) -> None:
         self._partitions = dict(self._db.execute("select name, partitions from topics"))
         self._next_offset = {
             (topic, partition): last + 1
@@ -120,6 +123,15 @@ class EmbeddedBus:
                 waiter.set()
 
     def _append(self, messages: Sequence[Message]) -> set[tuple[str, int]]:
+        try:
+            return self._append_at_known_offsets(messages)
+        except sqlite3.IntegrityError:
+            # Another process appended to the file (`adopte dlq replay` while the hub runs), so
+            # the offsets kept here are behind: take them from the file and append after its.
+            self._load_positions()
+            return self._append_at_known_offsets(messages)
+
+    def _append_at_known_offsets(self, messages: Sequence[Message]) -> set[tuple[str, int]]:
         now_ms = int(time.time() * 1000)
         partitions = dict(self._partitions)
         next_offset: dict[tuple[str, int], int] = {}
@@ -162,6 +174,9 @@ class EmbeddedBus:
             'where topic = ? and partition = ? and "offset" >= ? order by "offset" limit ?',
             (topic, partition, from_offset, limit),
         ).fetchall()
+        if rows and rows[-1][0] >= self._next_offset.get((topic, partition), 0):
+            # Appended by another process: keeps the lag right and the next append clear of it.
+            self._next_offset[(topic, partition)] = rows[-1][0] + 1
         return [
             Record(topic, partition, offset, key, value, _decode_headers(headers), ts)
             for offset, key, value, headers, ts in rows
