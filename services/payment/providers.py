@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import stripe
+from pydantic import BaseModel, Field, ValidationError
 
 from services.payment.domain import (
     InvalidProviderNotice,
@@ -25,6 +27,8 @@ from services.payment.domain import (
 )
 
 WEBHOOK_TOLERANCE_S = 300
+NOT_AN_EVENT = "the webhook body is not a Stripe event"
+REASON_CHARS = 500  # what a payment keeps of why it failed
 PAYOUT_COUNTRY = "FR"
 
 
@@ -204,29 +208,35 @@ class StripeProvider:
 
     def read_notice(self, payload: bytes, signature: str | None) -> ProviderNotice:
         """The event in a webhook Stripe signed with one of our endpoints' secrets. A bad or
-        stale signature (over WEBHOOK_TOLERANCE_S) is refused."""
+        stale signature (over WEBHOOK_TOLERANCE_S) is refused, and so is a signed body that is
+        not shaped like a Stripe event: nothing in it could be acted on."""
+        self._verify_signature(payload, signature)
+        try:
+            event = _StripeEvent.model_validate_json(payload)
+        except ValidationError:
+            raise InvalidProviderNotice(NOT_AN_EVENT) from None
+        subject = event.data.object
+        error = subject.last_payment_error
+        return ProviderNotice(
+            event_id=event.id, kind=event.type, object_id=subject.id,
+            payment_id=_uuid((subject.metadata or {}).get("payment_id")),
+            reason=((error and error.message) or "paiement refusé par la banque")[:REASON_CHARS],
+        )
+
+    def _verify_signature(self, payload: bytes, signature: str | None) -> None:
         refusals = []
         for secret in self._webhook_secrets:
             try:
-                event = stripe.Webhook.construct_event(
-                    payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_S
-                )
-                break
+                stripe.WebhookSignature.verify_header(payload, signature, secret,
+                                                      tolerance=WEBHOOK_TOLERANCE_S)
+                return
             except stripe.SignatureVerificationError as refused:
                 refusals.append(str(refused))
-            except ValueError:
-                raise InvalidProviderNotice("the webhook body is not a Stripe event") from None
-        else:
-            raise InvalidProviderNotice(
-                "the Stripe-Signature header is missing, does not match this body, or is older "
-                f"than {WEBHOOK_TOLERANCE_S} s", details=refusals,
-            )
-        subject = (event.to_dict().get("data") or {}).get("object") or {}
-        error = subject.get("last_payment_error") or {}
-        return ProviderNotice(
-            event_id=event.id, kind=event.type, object_id=str(subject.get("id") or ""),
-            payment_id=_uuid((subject.get("metadata") or {}).get("payment_id")),
-            reason=error.get("message") or "paiement refusé par la banque",
+            except ValueError:  # not UTF-8
+                raise InvalidProviderNotice(NOT_AN_EVENT) from None
+        raise InvalidProviderNotice(
+            "the Stripe-Signature header is missing, does not match this body, or is older "
+            f"than {WEBHOOK_TOLERANCE_S} s", details=refusals,
         )
 
     async def _read_intent(self, reference: str) -> dict:
@@ -234,6 +244,28 @@ class StripeProvider:
             reference, {"expand": ["latest_charge.balance_transaction"]}
         )
         return intent.to_dict()
+
+
+class _PaymentError(BaseModel):
+    message: str | None = None
+
+
+class _StripeObject(BaseModel):
+    """What the service reads of the object an event is about (Stripe sends much more)."""
+
+    id: str = ""
+    metadata: dict[str, Any] | None = None
+    last_payment_error: _PaymentError | None = None
+
+
+class _EventData(BaseModel):
+    object: _StripeObject
+
+
+class _StripeEvent(BaseModel):
+    id: str = Field(min_length=1, max_length=255)  # the column that takes each event once
+    type: str = Field(min_length=1)
+    data: _EventData
 
 
 def _account_state(account: stripe.Account) -> PayoutAccountState:
