@@ -230,6 +230,12 @@ def may_manage_shop(principal: Principal, owner_id: UUID, hub_admins: set[UUID])
     return principal.user_id == owner_id or may_run_hub(principal, hub_admins)
 
 
+def may_complete_payout_account(principal: Principal, owner_id: UUID) -> bool:
+    """Whoever completes the provider's onboarding gives the bank account the shop's money goes
+    to: its owner alone, not the hub's admins who may open the account or read its state."""
+    return principal.user_id == owner_id
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
     """What the provider is asked to collect, once: an order's whole basket, or a membership

@@ -144,10 +144,8 @@ async def simulated_onboarding_page(request: Request, shop_id: UUID, runtime: Ru
                                     principal: MaybeUser) -> Response:
     if principal is None:
         return sign_in_redirect(request)
-    if use_cases.provider_of(runtime).name != "simulated":
-        return _refused(request, principal, NotFound("no simulated onboarding here"))
     try:
-        shop, account, _ = await use_cases.shop_payouts(runtime, shop_id, principal)
+        shop, account = await use_cases.simulated_onboarding(runtime, shop_id, principal)
     except DomainError as refused:
         return _refused(request, principal, refused)
     return templates.TemplateResponse(request, "onboarding.html", {

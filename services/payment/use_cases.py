@@ -75,6 +75,7 @@ from services.payment.domain import (
     ensure_simulatable,
     is_overdue,
     lines_refund_id,
+    may_complete_payout_account,
     may_manage_shop,
     may_pay_membership,
     may_run_hub,
@@ -490,7 +491,7 @@ async def reversed_cents(runtime: ServiceRuntime, transfer_ids: list[UUID]) -> d
 async def open_payout_account(runtime: ServiceRuntime, shop_id: UUID, principal: Principal,
                               back_url: str) -> tuple[PayoutAccount, str | None]:
     """Opens the shop's payout account with the provider if it has none; returns it, with the
-    link where its owner completes it (None once it can be paid)."""
+    link where its owner completes it (None once it can be paid, and for anyone but its owner)."""
     provider = provider_of(runtime)
     async with runtime.database.sessions() as session:
         shop = await _managed_shop(session, shop_id, principal)
@@ -500,7 +501,7 @@ async def open_payout_account(runtime: ServiceRuntime, shop_id: UUID, principal:
             state = await provider.open_payout_account(
                 ProviderShop(shop.id, shop.name, shop.owner_email))
             account = await _record_account(runtime, shop_id, provider.name, state)
-        if account.payouts_enabled:
+        if account.payouts_enabled or not may_complete_payout_account(principal, shop.owner_id):
             return account, None
         return account, await provider.onboarding_link(account.reference, shop_id, uuid4(),
                                                        back_url)
@@ -514,7 +515,7 @@ async def finish_simulated_onboarding(runtime: ServiceRuntime, shop_id: UUID,
     if provider_of(runtime).name != "simulated":
         raise NotFound("onboarding is simulated only with the simulated provider")
     async with runtime.unit_of_work() as uow:
-        await _managed_shop(uow.session, shop_id, principal)
+        await _completing_owner_shop(uow.session, shop_id, principal)
         account = await _locked_account(uow.session, PayoutAccount.shop_id == shop_id)
         if account is None:
             raise Conflict("this shop has no payout account yet: open it first")
@@ -1091,6 +1092,23 @@ async def _managed_shop(session: AsyncSession, shop_id: UUID, principal: Princip
     if not may_manage_shop(principal, shop.owner_id, await _hub_admins(session, shop.hub_id)):
         raise Forbidden("only the shop's owner and its hub's admins manage its payouts")
     return shop
+
+
+async def _completing_owner_shop(session: AsyncSession, shop_id: UUID, principal: Principal) -> Shop:
+    shop = await _known_shop(session, shop_id)
+    if not may_complete_payout_account(principal, shop.owner_id):
+        raise Forbidden("only the shop's owner completes its payout account")
+    return shop
+
+
+async def simulated_onboarding(runtime: ServiceRuntime, shop_id: UUID,
+                               principal: Principal) -> tuple[Shop, PayoutAccount | None]:
+    """The shop and its account, for its owner's simulated onboarding page."""
+    if provider_of(runtime).name != "simulated":
+        raise NotFound("onboarding is simulated only with the simulated provider")
+    async with runtime.database.sessions() as session:
+        shop = await _completing_owner_shop(session, shop_id, principal)
+        return shop, await session.get(PayoutAccount, shop_id)
 
 
 def _paid(statement, table):

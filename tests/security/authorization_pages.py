@@ -47,7 +47,7 @@ POST /orders/shops/{shop_id}/parts/{order_id}/lines/{variant_id}/withdraw | the 
 
 POST /payments/pay/{payment_id}                        | the resident's pending payment | in  ok  404 404 404 404 404 404 ok
 POST /payments/shops/{shop_id}/payouts                 | the shop                 | in  403 403 ok  403 403 403 ok  ok
-POST /payments/shops/{shop_id}/payouts/onboarding      | the shop                 | in  403 403 ok  403 403 403 ok  ok
+POST /payments/shops/{shop_id}/payouts/onboarding      | the shop                 | in  403 403 ok  403 403 403 403 403
 POST /payments/memberships/{membership_id}             | the resident's membership fee | in  ok  404 404 404 404 404 404 404
 
 POST /pickup/desk/{hub_id}/pickups/{order_id}/drop-off | the resident's order     | in  403 403 403 403 ok  403 ok  ok
@@ -97,7 +97,7 @@ GET  /payments/reports/commission.csv                  | the platform           
 GET  /payments/reports/dac7                            | the platform             | in  403 403 403 403 403 403 403 ok
 GET  /payments/reports/dac7.csv                        | the platform             | in  403 403 403 403 403 403 403 ok
 GET  /payments/shops/{shop_id}/payouts                 | the shop                 | in  403 403 ok  403 403 403 ok  ok
-GET  /payments/shops/{shop_id}/payouts/onboarding      | the shop                 | in  403 403 ok  403 403 403 ok  ok
+GET  /payments/shops/{shop_id}/payouts/onboarding      | the shop                 | in  403 403 ok  403 403 403 403 403
 GET  /payments/shops/{shop_id}/statements              | (to this month's)        | ok  ok  ok  ok  ok  ok  ok  ok  ok
 GET  /payments/shops/{shop_id}/statements/{month}      | the shop                 | in  403 403 ok  403 403 403 ok  ok
 GET  /payments/shops/{shop_id}/statements/{month}.csv  | the shop                 | in  403 403 ok  403 403 403 ok  ok

@@ -111,6 +111,23 @@ async def test_a_shop_without_a_payable_account_is_sent_its_share_once_it_has_on
     assert len(await payments.events(PayoutAccountUpdated)) == 2
 
 
+async def test_only_the_owner_completes_the_payout_account_the_hubs_admin_may_open_it(payments):
+    order = basket(1000)
+    [shop] = order.shops
+    owner = shop_owner()
+    await payments.feed(order.shop_opened(shop, owner))
+    admin, made_admin = hub_admin_of(order.hub_id)
+    await payments.feed(made_admin)
+
+    opened = await payments.open_payout_account(shop, admin)
+    assert opened.status_code == 200, opened.text
+    assert (opened.json()["payouts_enabled"], opened.json()["onboarding_url"]) == (False, None)
+    assert (await payments.onboard(shop, admin)).status_code == 403
+    assert (await payments.open_payout_account(shop, owner)).json()["onboarding_url"] == (
+        f"/payments/shops/{shop}/payouts/onboarding")
+    assert [event.payouts_enabled for event in await payments.events(PayoutAccountUpdated)] == [False]
+
+
 async def test_refunds_before_completion_are_deducted_and_nothing_is_sent_for_nothing(payments):
     order = basket(1000, 234)
     first, second = order.shops
