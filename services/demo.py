@@ -90,6 +90,12 @@ async def seed_demo(host) -> None:
         await demo.until(201, "POST", f"/pickup/api/v1/hubs/{hub_id}/staff", admin,
                          {"email": STAFF[0], "role": "staff"})
         await _opening_hours(demo, hub_id, admin)
+        # Before the shops: once their products show, every demo account signs in, so whoever
+        # waits on the demo never meets a failed (and counted) sign-in.
+        await demo.resident(*ASSOCIATION)
+        await demo.until(201, "POST", f"/pickup/api/v1/hubs/{hub_id}/staff", admin,
+                         {"email": ASSOCIATION[0], "role": "admin"})
+        resident = await demo.resident(*RESIDENT)
         for owner_email, shop_name, products in SHOPS:
             owner = await demo.resident(owner_email, shop_name)
             shop_id = (await demo.until(201, "POST", "/catalog/api/v1/shops", admin, {
@@ -102,10 +108,6 @@ async def seed_demo(host) -> None:
                                  product)
             if shop_name in PAID_OUT_SHOPS:
                 await _payout_account(demo, shop_id, owner)
-        await demo.resident(*ASSOCIATION)
-        await demo.until(201, "POST", f"/pickup/api/v1/hubs/{hub_id}/staff", admin,
-                         {"email": ASSOCIATION[0], "role": "admin"})
-        resident = await demo.resident(*RESIDENT)
         await _collected_order(demo, hub_id, resident, staff)
         await _cheese_tasting(demo, hub_id, admin)
         await demo.until(200, "PUT", f"/pickup/api/v1/hubs/{hub_id}/membership-terms", admin,

@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse
 from libs.kit.app import operations_router
 from libs.kit.i18n import LocaleMiddleware
 from libs.kit.runtime import ServiceRuntime
+from libs.kit.security_headers import SecurityHeadersMiddleware
 from libs.messaging.embedded import EmbeddedBus
 
 SERVICES = ("accounts", "catalog", "order", "payment", "pickup", "notification")
@@ -79,6 +80,7 @@ class EmbeddedHost:
                        redoc_url=None, openapi_url=None)
         root.include_router(operations_router(lambda: self.runtimes))
         root.add_middleware(LocaleMiddleware)
+        root.add_middleware(SecurityHeadersMiddleware)
 
         @root.get("/", include_in_schema=False)
         async def home() -> RedirectResponse:

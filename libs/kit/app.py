@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.kit.csrf import CsrfMiddleware
-from libs.kit.errors import error_body, install_error_handlers
+from libs.kit.errors import ERROR_RESPONSES, ErrorBody, error_body, install_error_handlers
 from libs.kit.http import CorrelationMiddleware, MetricsMiddleware
 from libs.kit.i18n import LocaleMiddleware
 from libs.kit.runtime import ServiceRuntime
+from libs.kit.security_headers import SecurityHeadersMiddleware
 
 
 # async so FastAPI calls it on the event loop rather than through its thread pool.
@@ -33,7 +34,7 @@ def operations_router(runtimes: Callable[[], list[ServiceRuntime]]) -> APIRouter
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"model": ErrorBody, "description": "Some part is not ready"}})
     async def readyz() -> JSONResponse:
         problems = {}
         for runtime in runtimes():
@@ -44,7 +45,9 @@ def operations_router(runtimes: Callable[[], list[ServiceRuntime]]) -> APIRouter
             return JSONResponse(body, 503)
         return JSONResponse({"status": "ready"})
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                                 "description": "Prometheus text format"}})
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -75,10 +78,12 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
     for router in definition.routers:
-        app.include_router(router, prefix=definition.prefix)
+        app.include_router(router, prefix=definition.prefix, responses=ERROR_RESPONSES)
     app.include_router(operations_router(lambda: [runtime]))
     app.add_middleware(CsrfMiddleware)
     app.add_middleware(LocaleMiddleware, domain=definition.name)
+    # Outside the middleware that answer by themselves (CSRF refusals, language switches).
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=[app.docs_url])
     app.add_middleware(MetricsMiddleware, service=definition.name)
     app.add_middleware(CorrelationMiddleware)
     return app

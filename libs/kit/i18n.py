@@ -214,8 +214,11 @@ class LocaleMiddleware:
         # One leading slash: "//host/x" would send the browser to another site.
         path = "/" + path.lstrip("/")
         location = path + (f"?{kept}" if kept else "")
+        # csrf.py speaks through this module: its word on HTTPS is fetched here, late.
+        from libs.kit.csrf import is_https
+
         cookie = (f"{COOKIE}={locale}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax; "
-                  f"HttpOnly")
+                  f"HttpOnly" + ("; Secure" if is_https(scope) else ""))
         await send({"type": "http.response.start", "status": 303, "headers": [
             (b"location", location.encode("latin-1")),
             (b"set-cookie", cookie.encode("latin-1")),

@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
+from libs.kit.errors import ErrorBody
 from services.accounts import use_cases
 from services.accounts.domain import ContactPreferences, Credentials, Registration
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+def client_address(request: Request) -> str | None:
+    """The browser's address: uvicorn puts there the one a trusted proxy (the gateway) names."""
+    return request.client.host if request.client else None
 
 
 class UserOut(BaseModel):
@@ -35,10 +41,14 @@ async def sign_up(registration: Registration, runtime: Runtime):
     return await use_cases.sign_up(runtime, registration)
 
 
-@router.post("/token", response_model=TokenOut)
-async def issue_token(credentials: Credentials, runtime: Runtime):
-    """An access token to send as ``Authorization: Bearer <token>`` to every service."""
-    user = await use_cases.authenticate(runtime, credentials)
+@router.post("/token", response_model=TokenOut,
+             responses={429: {"model": ErrorBody,
+                              "description": "Too many failed sign-ins: see Retry-After"}})
+async def issue_token(credentials: Credentials, request: Request, runtime: Runtime):
+    """An access token to send as ``Authorization: Bearer <token>`` to every service. After
+    repeated failures for one account or from one address, refused for a while (429 with
+    Retry-After), right password or not."""
+    user = await use_cases.authenticate(runtime, credentials, client_address(request))
     return use_cases.issue_token(runtime, user)
 
 

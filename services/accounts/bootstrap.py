@@ -22,6 +22,12 @@ class AccountsSettings(ServiceSettings):
     # Browsers send a Secure cookie over HTTPS only; plain-http local use turns this off.
     cookie_secure: bool = True
     access_token_ttl_minutes: int = Field(default=12 * 60, ge=1)
+    # Sign-in throttling (domain.ThrottleRule): an account after a few failures, a network
+    # address after many (a tiers-lieu's residents may share one behind its Wi-Fi).
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=50, ge=1)
+    login_failure_window_s: int = Field(default=15 * 60, ge=1)
+    login_lockout_s: int = Field(default=5 * 60, ge=1)
 
 
 SERVICE_SETTINGS = AccountsSettings

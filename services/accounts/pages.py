@@ -3,6 +3,7 @@ forms without JavaScript)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,11 +15,12 @@ from libs.auth.web import SESSION_COOKIE, MaybeUser
 from libs.kit.app import Runtime
 from libs.kit.csrf import is_https
 from libs.kit.errors import Conflict, Unauthorized
-from libs.kit.i18n import N_, translations
+from libs.kit.i18n import N_, ngettext, translations
 from libs.kit.i18n import gettext as _
 from libs.kit.pages import sign_in_redirect, templates_for
 from libs.kit.runtime import ServiceRuntime
 from services.accounts import use_cases
+from services.accounts.api import client_address
 from services.accounts.domain import (
     MIN_PASSWORD_LENGTH,
     ContactPreferences,
@@ -71,7 +73,17 @@ async def login_page(request: Request, principal: MaybeUser,
 async def login(request: Request, runtime: Runtime, principal: MaybeUser, email: FormText = "",
                 password: FormText = "", next_: NextPath = "/") -> Response:
     try:
-        user = await use_cases.authenticate(runtime, Credentials(email=email, password=password))
+        user = await use_cases.authenticate(runtime, Credentials(email=email, password=password),
+                                            client_address(request))
+    except use_cases.TooManySignIns as refusal:
+        minutes = math.ceil(refusal.retry_after_s / 60)
+        page = _page(request, "login.html", principal, status_code=429, email=email.strip(),
+                     next=safe_redirect(next_),
+                     error=ngettext("Trop de tentatives de connexion : réessayez dans %(num)d "
+                                    "minute.", "Trop de tentatives de connexion : réessayez dans "
+                                    "%(num)d minutes.", minutes) % {"num": minutes})
+        page.headers.update(refusal.headers)
+        return page
     except (Unauthorized, ValidationError):
         return _page(request, "login.html", principal, status_code=400, email=email.strip(),
                      next=safe_redirect(next_), error=_("Adresse e-mail ou mot de passe incorrect."))

@@ -42,5 +42,17 @@ class ContactPreference(AccountsTable, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
+class LoginThrottle(AccountsTable, table=True):
+    """Failed sign-ins under one key (domain.throttle_key_of_*): in the database, so that a
+    restart does not forgive them and every process of the service counts the same."""
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=80)
+    failures: int
+    first_failure_at: datetime = Field(sa_type=UtcDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
 outbox = outbox_table(AccountsTable.metadata)
 inbox = inbox_table(AccountsTable.metadata)

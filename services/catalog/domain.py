@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -199,7 +200,7 @@ class ProductChanges(BaseModel):
     vat_rate_bps: VatRateBps | None = None
     categories: Categories | None = None
     tags: Tags | None = None
-    available: bool | None = None
+    available: StrictBool | None = None
 
 
 class VariantChanges(BaseModel):
@@ -211,7 +212,7 @@ class VariantChanges(BaseModel):
     label: Label | None = None
     sku: Sku | None = None
     price_cents: PriceCents | None = None
-    available: bool | None = None
+    available: StrictBool | None = None
     member_price_cents: PriceCents | None = None
 
     @property
@@ -483,6 +484,15 @@ class ShopProfile(BaseModel):
     trade_category: Annotated[str, AfterValidator(_known_category)] | None = None
     contact_email: Email | None = None
     contact_phone: Annotated[str, Field(max_length=30, pattern=r"^[0-9 +().-]*$")] | None = None
+
+    @field_validator("name", "description", "address", "opening_hours")
+    @classmethod
+    def _kept_when_null(cls, value: str | None) -> str:
+        # Only the contact details and the trade category may be emptied; null for these
+        # reached a NOT NULL column (a 500).
+        if value is None:
+            raise ValueError("cannot be null: leave it out to keep it as it is")
+        return value
 
 
 class Invitation(BaseModel):

@@ -66,14 +66,14 @@ class RefundOut(BaseModel):
 class CommissionRate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    bps: int = Field(ge=0, le=MAX_COMMISSION_BPS,
+    bps: int = Field(ge=0, le=MAX_COMMISSION_BPS, strict=True,
                      description="Basis points: 800 is 8 %; at most 5000.")
 
 
 class NoShowPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    bps: int = Field(ge=0, le=FULL_BPS,
+    bps: int = Field(ge=0, le=FULL_BPS, strict=True,
                      description="What a no-show gets back, in basis points of each shop's "
                                  "share: 0 keeps it all, 10000 gives it all back.")
 
@@ -126,7 +126,9 @@ async def simulate(payment_id: UUID, body: SimulatedOutcome, runtime: Runtime,
     return await use_cases.simulate_outcome(runtime, payment_id, body.outcome, principal)
 
 
-@router.post("/payments/{payment_id}/refunds", response_model=RefundOut, status_code=201)
+@router.post("/payments/{payment_id}/refunds", response_model=RefundOut, status_code=201,
+             responses={200: {"model": RefundOut,
+                              "description": "The refund asked before with this Idempotency-Key"}})
 async def ask_refund(payment_id: UUID, body: RefundAsked, runtime: Runtime,
                      principal: CurrentUser, response: Response,
                      idempotency_key: Annotated[str, Header(min_length=1, max_length=200)]):
@@ -211,7 +213,8 @@ def _account_out(account, link: str | None = None) -> dict:
 async def stripe_webhook(request: Request, runtime: Runtime,
                          stripe_signature: Annotated[str | None, Header()] = None):
     """Stripe's word on a PaymentIntent or a payout account, verified by its signature (400
-    when it does not match or is over 5 minutes old), applied once per Stripe event id.
-    Events of any other type are acknowledged and ignored."""
+    when it does not match or is over 5 minutes old, or when the signed body is not a Stripe
+    event), applied once per Stripe event id. Events of any other type are acknowledged and
+    ignored."""
     payload = await request.body()
     return {"applied": await use_cases.record_provider_notice(runtime, payload, stripe_signature)}

@@ -136,9 +136,13 @@ async def list_upcoming_slots(hub_id: UUID, runtime: Runtime):
     return [SlotOut.model_validate(slot) for slot in await use_cases.upcoming_slots(runtime, hub_id)]
 
 
+# Days whose Paris midnight is a UTC time too (0001-01-01 is not: it was a 500).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 @router.get("/hubs/{hub_id}/pickups", response_model=DayOut)
 async def day_pickups(hub_id: UUID, runtime: Runtime, principal: CurrentUser,
-                      day: Annotated[date | None, Query(alias="date",
+                      day: Annotated[date | None, Query(alias="date", ge=FIRST_DAY, le=LAST_DAY,
                                                         description="Europe/Paris; today by default")
                                      ] = None):
     """The day's slots at the hub, each with its pickups (for the desk)."""

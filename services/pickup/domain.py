@@ -82,7 +82,10 @@ class SlotDetails(BaseModel):
             raise ValueError(
                 "la date doit préciser son fuseau horaire, par exemple 2025-06-07T17:00:00+02:00"
             )
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+00:01 has no UTC time: it was a 500
+            raise ValueError("la date sort du calendrier") from None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SlotDetails:

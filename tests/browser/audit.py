@@ -23,6 +23,10 @@ RUN_AXE = """async (tags) => {
     targets: v.nodes.map(n => n.target.join(" ")),
   }));
 }"""
+WATCH_POLICY = """window.__blockedByPolicy = [];
+document.addEventListener("securitypolicyviolation", (event) => window.__blockedByPolicy.push(
+  `${event.violatedDirective} ${event.blockedURI || "inline"}`));"""
+BLOCKED_BY_POLICY = "window.__blockedByPolicy || []"
 PAGE_WIDTHS = "[document.documentElement.scrollWidth, window.innerWidth]"
 
 
@@ -52,12 +56,17 @@ class Audit:
     device: dict
     violations: list[Violation] = field(default_factory=list)
     overflows: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
     pages_seen: int = 0
     screenshots_taken = 0  # across the run: conftest prints the folder when there are some
 
     async def person(self, role: str) -> Person:
         """A new person with a browser of their own (own cookies), shooting into <role>/."""
         context = await self.browser.new_context(base_url=self.base_url, **self.device)
+        # Given to every page by the browser itself, so the pages' Content-Security-Policy
+        # (no inline script) stays in force, and whatever it blocks is reported by check().
+        await context.add_init_script(script=WATCH_POLICY)
+        await context.add_init_script(path=str(self.axe_script))
         folder = SCREENSHOTS / role
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -66,11 +75,12 @@ class Audit:
     async def check(self, person: Person, name: str) -> None:
         page = person.page
         await page.wait_for_load_state("load")
-        await page.add_script_tag(path=str(self.axe_script))
         for found in await page.evaluate(RUN_AXE, WCAG_TAGS):
             self.violations.append(Violation(person.role, name, page.url, found["id"],
                                              found["impact"], found["help"], found["targets"]))
         scroll_width, width = await page.evaluate(PAGE_WIDTHS)
+        self.blocked += [f"{person.role}/{name} {page.url}: {what}"
+                         for what in await page.evaluate(BLOCKED_BY_POLICY)]
         if scroll_width > width:
             self.overflows.append(f"{person.role}/{name} {page.url}: {scroll_width} px wide "
                                   f"in a {width} px window")
@@ -84,11 +94,13 @@ class Audit:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (SCREENSHOTS / f"axe-{self.name}.txt").write_text(
             f"{self.pages_seen} pages\n" + "".join(f"{v}\n" for v in self.violations)
-            + "".join(f"horizontal scrolling on {overflow}\n" for overflow in self.overflows))
+            + "".join(f"horizontal scrolling on {overflow}\n" for overflow in self.overflows)
+            + "".join(f"blocked by the security policy: {blocked}\n" for blocked in self.blocked))
 
     def failures(self) -> list[str]:
         return ([str(v) for v in self.violations if v.impact in FAILING_IMPACTS]
-                + [f"horizontal scrolling on {overflow}" for overflow in self.overflows])
+                + [f"horizontal scrolling on {overflow}" for overflow in self.overflows]
+                + [f"blocked by the security policy: {blocked}" for blocked in self.blocked])
 
     def assert_clean(self) -> None:
         self._write_report()

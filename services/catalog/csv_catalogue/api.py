@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
+from libs.kit.errors import error_responses
 from services.catalog.csv_catalogue import use_cases as csv_use_cases
 from services.catalog.csv_catalogue.file_format import (
     MAX_FILE_BYTES,
@@ -95,7 +96,7 @@ async def catalogue_template(shop_id: UUID) -> Response:
 
 
 @router.post("/shops/{shop_id}/imports", response_model=ImportReportOut,
-             openapi_extra=_UPLOAD_BODY)
+             openapi_extra=_UPLOAD_BODY, responses=error_responses(413))
 async def import_catalogue(shop_id: UUID, request: Request, principal: CurrentUser,
                            runtime: Runtime, dry_run: bool = True) -> ImportReportOut:
     """Those who manage the shop. Every row is checked and every bad one reported with its line;

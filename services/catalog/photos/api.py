@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 
 from libs.auth.web import CurrentUser
 from libs.kit.app import Runtime
-from libs.kit.errors import NotFound
+from libs.kit.errors import NotFound, error_responses
 from services.catalog.photos import use_cases as photo_use_cases
 from services.catalog.photos.rules import MissingPhoto, PhotoLimits, check_weight
 from services.catalog.photos.storage import CACHE_CONTROL, FolderStorage, content_type_of
@@ -45,7 +45,7 @@ async def received_photo(request: Request, limits: PhotoLimits) -> bytes:
 
 
 @router.post("/api/v1/products/{product_id}/photos", status_code=201, response_model=PhotoView,
-             openapi_extra=_UPLOAD_BODY)
+             openapi_extra=_UPLOAD_BODY, responses=error_responses(413, 415))
 async def add_photo(product_id: UUID, request: Request, principal: CurrentUser, runtime: Runtime):
     """The shop's owner only. The photo is decoded (JPEG, PNG or WebP; 415 otherwise), refused
     when too heavy (413) or too large (422), turned upright and stripped of its metadata; kept
@@ -69,7 +69,7 @@ async def remove_photo(photo_id: UUID, principal: CurrentUser, runtime: Runtime)
 
 
 @router.put("/api/v1/shops/{shop_id}/photo", response_model=ShopPicture,
-            openapi_extra=_UPLOAD_BODY)
+            openapi_extra=_UPLOAD_BODY, responses=error_responses(413, 415))
 async def set_shop_photo(shop_id: UUID, request: Request, principal: CurrentUser,
                          runtime: Runtime):
     """The shop's owner, its hub's administrators acting for it, platform administrators: the

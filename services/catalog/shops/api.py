@@ -75,9 +75,13 @@ async def change_status(shop_id: UUID, change: StatusChange, principal: CurrentU
     return await ShopProfileOut.of(runtime, shop)
 
 
+# Its offset stays a database INTEGER on either engine (page 2**57 crashed SQLite).
+MAX_AUDIT_PAGE = 1_000_000
+
+
 @router.get("/shops/{shop_id}/audit", response_model=list[AuditEntryOut])
 async def audit_trail(shop_id: UUID, principal: CurrentUser, runtime: Runtime, response: Response,
-                      page: Annotated[int, Query(ge=1)] = 1):
+                      page: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 1):
     """The owner, the hub's administrators, platform administrators: every change to the shop
     and its catalogue, newest first, 50 a page; ``X-Total-Count`` tells how many in all.
     ``on_behalf`` is true when someone other than the owner made the change."""

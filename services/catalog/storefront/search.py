@@ -79,7 +79,8 @@ class SearchCriteria(BaseModel):
                               description="relevance when q is given, name otherwise.")
     limit: int = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT,
                        description="At most 100, and 100 when not given.")
-    offset: int = Field(default=0, ge=0)
+    # Bound so that it stays a database INTEGER on either engine (2**63 crashed SQLite).
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _price_range(self) -> SearchCriteria:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import segno
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from libs.kit.errors import Conflict
 
@@ -47,8 +47,10 @@ class MembershipTermsDetails(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    open: bool
-    fee_cents: int = Field(ge=0, le=MAX_FEE_CENTS)
+    # Strict: the JSON API took false for a free membership and 1 for open (the form hands
+    # over a bool and cents it computed).
+    open: StrictBool
+    fee_cents: int = Field(ge=0, le=MAX_FEE_CENTS, strict=True)
     duration_months: int | None = Field(default=None, ge=1, le=MAX_DURATION_MONTHS)
     benefits: str = Field(default="", max_length=1000)
 
