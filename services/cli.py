@@ -76,7 +76,8 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="SERVICE") from None
     configure_logging(settings.log_level, json_lines=settings.log_json)
     service_app = import_module(f"services.{service}.main").create_app(settings)
-    uvicorn.run(service_app, host=host, port=port, log_config=None, lifespan="on")
+    uvicorn.run(service_app, host=host, port=port, log_config=None, lifespan="on",
+                forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 RunDirOption = Annotated[Path, typer.Option(help="Pid files, logs and up.json of the run.")]
@@ -156,6 +157,9 @@ def gateway(
                                                   "; repeat for each service.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        envvar="ADOPTE_FORWARDED_ALLOW_IPS",
+        help="Proxies in front whose X-Forwarded-For is believed (an ingress: '*').")] = "127.0.0.1",
 ) -> None:
     """One port for services running as separate processes: each path prefix to its service."""
     import uvicorn
@@ -172,7 +176,7 @@ def gateway(
     configure_logging(os.environ.get("ADOPTE_LOG_LEVEL", "INFO"))
     # The services already send their own Date and Server headers.
     uvicorn.run(Gateway(routes), host=host, port=port, log_config=None, lifespan="on",
-                server_header=False, date_header=False)
+                server_header=False, date_header=False, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @app.command()

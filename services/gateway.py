@@ -15,6 +15,7 @@ import httpx
 from starlette.responses import JSONResponse, RedirectResponse
 
 from libs.kit.errors import error_body
+from libs.kit.security_headers import SecurityHeadersMiddleware
 
 HOME_PAGE = "/orders/hubs"
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
@@ -42,7 +43,8 @@ class Gateway:
         if upstream is not None:
             return await self._forward(upstream, scope, receive, send)
         response = await self._own_route(path)
-        await response(scope, receive, send)
+        # The services' answers carry their own security headers; the gateway's own need them too.
+        await SecurityHeadersMiddleware(response)(scope, receive, send)
 
     def upstream_of(self, path: str) -> str | None:
         for prefix, url in self.routes.items():
@@ -118,8 +120,15 @@ class Gateway:
                 return
 
 
+# Said again by the gateway: from the visitor, they would be believed by the services.
+_RESTATED = {b"x-forwarded-for", b"x-forwarded-proto"}
+
+
 def _forwarded_headers(scope) -> list[tuple[bytes, bytes]]:
-    headers = [(name, value) for name, value in scope["headers"] if name not in HOP_BY_HOP]
+    """The request's headers, the visitor's address and scheme as this gateway saw them (after
+    believing a trusted proxy in front, when there is one)."""
+    headers = [(name, value) for name, value in scope["headers"]
+               if name not in HOP_BY_HOP and name not in _RESTATED]
     client = scope.get("client")
     if client:
         headers.append((b"x-forwarded-for", client[0].encode("latin-1")))

@@ -186,7 +186,8 @@ async def through_gateway():
 
 async def test_the_gateway_forwards_to_the_service_owning_the_prefix(through_gateway):
     answer = await through_gateway.post("/orders/api/v1/orders?hub=1&q=pain%20bio",
-                                        json={"lines": [1]}, headers={"X-Correlation-ID": "c-1"})
+                                        json={"lines": [1]}, headers={"X-Correlation-ID": "c-1",
+                                                                      "X-Forwarded-For": "6.6.6.6"})
     assert answer.status_code == 201
     received = answer.json()
     assert received["url"] == "http://orders:8003/orders/api/v1/orders?hub=1&q=pain%20bio"
@@ -195,6 +196,8 @@ async def test_the_gateway_forwards_to_the_service_owning_the_prefix(through_gat
     assert received["headers"]["host"] == "hub.example"
     assert received["headers"]["x-correlation-id"] == "c-1"
     assert received["headers"]["x-forwarded-proto"] == "http"
+    # What the visitor claims is dropped: the services believe the gateway's word only.
+    assert received["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert answer.headers.get_list("set-cookie") == ["a=1", "b=2"]
     assert "connection" not in answer.headers
 

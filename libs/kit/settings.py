@@ -28,6 +28,10 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     log_level: str = "INFO"
     log_json: bool = True
+    # Whose X-Forwarded-For is believed: the gateway's address, or "*" where nothing but the
+    # gateway reaches a service. Behind a proxy not believed, every visitor has the proxy's
+    # address, and the sign-in throttle per address would lock them all out together.
+    forwarded_allow_ips: str = "127.0.0.1"
     jwt_public_key_file: Path | None = None
     jwt_private_key_file: Path | None = None
 
