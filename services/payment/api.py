@@ -178,8 +178,9 @@ async def set_shop_commission(shop_id: UUID, body: CommissionRate, runtime: Runt
 async def open_payout_account(shop_id: UUID, request: Request, runtime: Runtime,
                               principal: CurrentUser):
     """Opens the shop's payout account if it has none (Stripe: a Connect Express account) and
-    answers where its owner completes it (``onboarding_url``, null once it can be paid). The
-    shop's owner and its hub's admins only (403)."""
+    answers where its owner completes it (``onboarding_url``: to its owner only, whoever
+    completes it gives the bank account; null once it can be paid). The shop's owner and its
+    hub's admins only (403)."""
     back_url = str(request.base_url).rstrip("/") + f"/payments/shops/{shop_id}/payouts"
     account, link = await use_cases.open_payout_account(runtime, shop_id, principal, back_url)
     return _account_out(account, link)
