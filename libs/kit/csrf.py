@@ -214,12 +214,12 @@ async def _refusal(scope: Scope, refusal: CsrfRefused) -> Response:
     from libs.kit.pages import problem_page
 
     title, message = REFUSAL_WORDS.get(refusal.status, (None, None))
-    return problem_page(request, await _principal_of(request), refusal.status,
+    return problem_page(request, await principal_of(request), refusal.status,
                         title=title and _(title), message=message and _(message),
-                        back=_way_back(request))
+                        back=way_back(request))
 
 
-async def _principal_of(request: Request):
+async def principal_of(request: Request):
     """Who is signed in, for the page's header; nobody when this app has no runtime."""
     app = request.scope.get("app")
     if app is None or getattr(app.state, "runtime", None) is None:
@@ -230,7 +230,7 @@ async def _principal_of(request: Request):
         return None
 
 
-def _way_back(request: Request) -> tuple[str, str] | None:
+def way_back(request: Request) -> tuple[str, str] | None:
     """Back to the page the form was on, when that page is ours."""
     referer = urlsplit(request.headers.get("referer", ""))
     if not referer.path or referer.netloc != request.headers.get("host"):

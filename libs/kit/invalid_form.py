@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from fastapi import Request
 from fastapi.responses import Response
 
-from libs.kit.csrf import _principal_of, _way_back
+from libs.kit.csrf import principal_of, way_back
 from libs.kit.i18n import N_
 from libs.kit.i18n import gettext as _
 from libs.kit.pages import problem_page
@@ -24,7 +24,7 @@ FIELDS = N_("Champs en cause : %(fields)s")
 async def invalid_form_page(request: Request, locations: Sequence[Sequence[str | int]]) -> Response:
     """422 with the names of the fields in question (``locations`` as pydantic gives them)."""
     fields = sorted({str(location[-1]) for location in locations if location})
-    return problem_page(request, await _principal_of(request), 422, title=_(TITLE),
+    return problem_page(request, await principal_of(request), 422, title=_(TITLE),
                         message=_(MESSAGE),
                         detail=_(FIELDS) % {"fields": ", ".join(fields)} if fields else None,
-                        back=_way_back(request))
+                        back=way_back(request))
