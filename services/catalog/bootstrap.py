@@ -22,6 +22,7 @@ from services.catalog.shops import pages as shop_pages
 from services.catalog.storefront import pages as public_pages
 from services.catalog.subscriptions import SUBSCRIPTIONS
 from services.catalog.tables import CatalogTable
+from services.catalog.use_cases import lock_stock_of_batch
 
 
 class CatalogSettings(ServiceSettings):
@@ -69,6 +70,7 @@ SERVICE = ServiceDefinition(
     routers=[api.router, pages.router, photo_api.router, photo_pages.router, public_pages.router,
              csv_api.router, csv_pages.router, shop_api.router,
              shop_pages.router],
+    batch_locks=lock_stock_of_batch,
 )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from libs.auth.tokens import Principal
+from libs.contracts import Event
 from libs.contracts.accounts import UserRegistered
 from libs.contracts.catalog import (
     ProductChanged,
@@ -569,6 +570,33 @@ async def _give_back_units(session: AsyncSession, levels: Sequence[StockLevel],
                     - quantities[(level.product_id, level.variant_id)],
                     stock_revision=ProductVariant.stock_revision - 1)
             .execution_options(synchronize_session=False))
+
+
+# The events whose handlers release or sell what an order holds.
+_SETTLING = (SlotUnavailable, OrderRejected, OrderCancelled, OrderPartCancelled, NoShowRecorded,
+             OrderCompleted)
+
+
+async def lock_stock_of_batch(session: AsyncSession, events: Sequence[Event]) -> None:
+    """Locks the variants every event of a consumer's batch will reserve, release or sell, at
+    once and in id order (the order quantities_by_variant gives one order's): batches from two
+    partitions then wait for each other instead of deadlocking. SQLite has one writer at a time."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    variant_ids = {line.variant_id for event in events if isinstance(event, OrderPlaced)
+                   for part in event.parts for line in part.lines}
+    variant_ids |= {line.variant_id for event in events if isinstance(event, OrderLinesCancelled)
+                    for line in event.lines}
+    settling = [event.order_id for event in events if isinstance(event, _SETTLING)]
+    if settling:
+        variant_ids.update((await session.execute(
+            select(Reservation.variant_id).where(col(Reservation.order_id).in_(settling),
+                                                 Reservation.status == ReservationStatus.RESERVED)
+        )).scalars())
+    if len(variant_ids) > 1:
+        await session.execute(select(ProductVariant.id)
+                              .where(col(ProductVariant.id).in_(variant_ids))
+                              .order_by(ProductVariant.id).with_for_update())
 
 
 async def release_stock_of_order(

@@ -16,11 +16,12 @@ have got there too (tests/reliability/concurrency.py). Then they are let go toge
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from libs.auth.tokens import Principal
 from libs.contracts.catalog import StockLevelChanged, StockReservationFailed, StockReserved
@@ -35,6 +36,7 @@ from libs.contracts.pickup import (
     SlotReleased,
     SlotUnavailable,
 )
+from libs.messaging.port import Record
 from services.catalog.bootstrap import CatalogSettings
 from services.pickup.domain import HELD, SLOT_FULL
 from services.pickup.no_show.use_cases import chase_overdue_pickups
@@ -57,6 +59,7 @@ from tests.services.pickup.desk.support import (
     ready_order,
 )
 from tests.services.pickup.gatherings.conftest import schedule, team_of_a_new_hub
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -112,6 +115,46 @@ async def test_fifty_orders_in_flight_for_the_last_unit_reserve_it_exactly_once(
     assert await catalog.stock(last_one) == (1, 1)
     assert [e.available for e in (await catalog.events(StockLevelChanged))[announced_before:]] == [0]
     assert await available_to_order(catalog, hub_id, last_one) == 0
+
+
+async def test_two_batches_reserving_the_same_variants_in_opposite_orders_do_not_deadlock(catalog):
+    """A consumer applies the events it fetched together in one transaction. Two partitions'
+    batches, each reserving the same two variants but in the opposite order, would each hold
+    one and wait for the other, were a batch's variants not locked first, all at once."""
+    hub_id = await catalog.open_hub()
+    owner = await catalog.register("yann@cave.test")
+    shop = await catalog.open_shop(hub_id, owner, "La Cave du Port")
+    cider, mead = [await catalog.list_product(shop, owner, name, stock=10)
+                   for name in ("Cidre", "Chouchen")]
+    batches = [[order_placed(hub_id, [(cider, 1)]), order_placed(hub_id, [(mead, 1)])],
+               [order_placed(hub_id, [(mead, 1)]), order_placed(hub_id, [(cider, 1)])]]
+    firsts, arrived = {batch[0].order_id for batch in batches}, []
+
+    async def lock_waits() -> int:
+        async with catalog.runtime.database.sessions() as session:
+            return (await session.execute(text(
+                "select count(*) from pg_stat_activity "
+                "where wait_event_type = 'Lock' and datname = current_database()"))).scalar()
+
+    async def after_first_order_of_its_batch(event, uow) -> None:
+        # Each batch holds its first order's variant here until the other batch has taken its
+        # own, or is waiting for a lock: the interleaving that deadlocks.
+        if event.order_id in firsts:
+            arrived.append(event.order_id)
+            await eventually(lambda: len(arrived) == 2 or lock_waits(), timeout=15,
+                             message="the other batch to reserve, or to wait for a lock")
+
+    subscriptions = dict(catalog.runtime.definition.subscriptions)
+    subscriptions[OrderPlaced] = [*subscriptions[OrderPlaced], after_first_order_of_its_batch]
+    catalog.runtime.definition = replace(catalog.runtime.definition, subscriptions=subscriptions)
+
+    await asyncio.gather(*(catalog.runtime.handle_batch([
+        Record(OrderPlaced.topic, partition, offset, str(order.order_id),
+               order.envelope(correlation_id="t").to_bytes())
+        for offset, order in enumerate(batch)]) for partition, batch in enumerate(batches)))
+
+    assert len(await catalog.events(StockReserved)) == 4
+    assert [await available_to_order(catalog, hub_id, p) for p in (cider, mead)] == [8, 8]
 
 
 async def test_units_taken_out_by_hand_during_a_rush_never_leave_fewer_on_hand_than_reserved(
