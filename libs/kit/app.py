@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.kit.csrf import CsrfMiddleware
 from libs.kit.errors import ERROR_RESPONSES, ErrorBody, error_body, install_error_handlers
-from libs.kit.http import CorrelationMiddleware, MetricsMiddleware
+from libs.kit.http import CorrelationMiddleware, JsonBodyLimitMiddleware, MetricsMiddleware
 from libs.kit.i18n import LocaleMiddleware
 from libs.kit.runtime import ServiceRuntime
 from libs.kit.security_headers import SecurityHeadersMiddleware
@@ -80,6 +80,7 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     for router in definition.routers:
         app.include_router(router, prefix=definition.prefix, responses=ERROR_RESPONSES)
     app.include_router(operations_router(lambda: [runtime]))
+    app.add_middleware(JsonBodyLimitMiddleware)
     app.add_middleware(CsrfMiddleware)
     app.add_middleware(LocaleMiddleware, domain=definition.name)
     # Outside the middleware that answer by themselves (CSRF refusals, language switches).

@@ -59,7 +59,8 @@ class Unauthorized(DomainError):
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 422: "validation_error"}
+          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+          422: "validation_error"}
 
 
 class ErrorDetail(BaseModel):
@@ -82,7 +83,7 @@ _MEANINGS = {
     403: "Not allowed to this person, or a form post without its CSRF token",
     404: "Nothing with this id here",
     409: "It conflicts with the current state",
-    413: "The file sent is too heavy",
+    413: "The body or the file sent is too heavy",
     415: "The file sent is not of a kind taken here",
     422: "Invalid request, or it names something that cannot be used here",
 }
@@ -94,8 +95,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Declared on every API route: a bearer token may be refused on any of them, a form-like post
-# without its CSRF token too, and the domain answers 400, 404, 409 or 422 as its rules say.
-ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 422)
+# without its CSRF token too, a body too heavy (libs/kit/http.py), and the domain answers 400,
+# 404, 409 or 422 as its rules say.
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 413, 422)
 
 
 def error_body(status: int, code: str, message: str, details: list[Any] | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""ASGI middleware every service app carries: the correlation id and HTTP metrics."""
+"""ASGI middleware every service app carries: the correlation id, HTTP metrics, and a cap on
+JSON bodies."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import time
 from uuid import uuid4
 
 from prometheus_client import Histogram
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 
 from libs.correlation import current_correlation_id
+from libs.kit.errors import error_body
 
 HTTP_LATENCY = Histogram(
     "adopte_http_request_duration_seconds",
@@ -72,3 +77,52 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(self.service, scope["method"], template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+# A JSON body says what to do and never carries a file (photos and CSV files come as forms,
+# capped by the CSRF check): a mebibyte is far more than any needs, and the cap keeps a caller
+# from making a service hold gigabytes in memory.
+MAX_JSON_BYTES = 2**20
+
+
+class JsonBodyTooHeavy(HTTPException):
+    """An HTTPException, so that a route reading the body answers it like any other refusal."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"a JSON body may weigh {MAX_JSON_BYTES // 2**10} KiB at most")
+
+
+class JsonBodyLimitMiddleware:
+    """Refuses a JSON body over MAX_JSON_BYTES with 413: at once when its Content-Length says
+    so, else as soon as that much has arrived, before the app holds it all."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        if headers is None or not _is_json(headers.get("content-type", "")):
+            return await self.app(scope, receive, send)
+        announced = headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > MAX_JSON_BYTES:
+            return await _too_heavy(JsonBodyTooHeavy())(scope, receive, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_JSON_BYTES:
+                raise JsonBodyTooHeavy()
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _too_heavy(refusal: JsonBodyTooHeavy) -> JSONResponse:
+    return JSONResponse(error_body(413, "payload_too_large", refusal.detail), 413)

@@ -7,6 +7,7 @@ The routes are read from the apps themselves, so a form added tomorrow is checke
 
 from __future__ import annotations
 
+import json
 import re
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from libs.kit.csrf import COOKIE as CSRF_COOKIE
 from libs.kit.csrf import HEADER as CSRF_HEADER
 from libs.kit.csrf import UNSAFE_METHODS, new_token
+from libs.kit.http import MAX_JSON_BYTES
 from libs.kit.i18n import COOKIE as LANGUAGE_COOKIE
 from services.accounts import use_cases as accounts_use_cases
 from services.accounts.domain import PLATFORM_ADMIN, Registration, granted_roles, hash_password
@@ -218,6 +220,32 @@ async def test_every_response_carries_the_security_headers(hub):
         assert answer.status_code < 500, f"{what}: {answer.status_code} {answer.text[:200]}"
         assert_guarded(answer, what)
     assert len(answers) >= 60
+
+
+@in_the_hubs_loop
+async def test_a_json_body_over_a_mebibyte_is_refused_whether_announced_or_streamed(hub):
+    host, browser = hub
+    before = await row_counts(host)
+    padding = "x" * MAX_JSON_BYTES
+    body = json.dumps({"email": "lourd@hub.test", "password": PASSWORD, "name": padding}).encode()
+
+    async def streamed():
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    announced = await browser.post("/accounts/api/v1/users", content=body,
+                                   headers={"content-type": "application/json"})
+    unannounced = await browser.post("/accounts/api/v1/users", content=streamed(),
+                                     headers={"content-type": "application/json"})
+    light = await browser.post("/accounts/api/v1/users", json={"email": "leger@hub.test",
+                                                               "password": PASSWORD, "name": "x" * 300})
+
+    for refused in (announced, unannounced):
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["error"]["code"] == "payload_too_large"
+        assert "1024 KiB" in refused.json()["error"]["message"]
+    assert light.status_code == 422  # under the cap, the body is read and judged as usual
+    assert await row_counts(host) == before
 
 
 @in_the_hubs_loop
