@@ -9,7 +9,7 @@ Per service, three runs, seeded so CI generates the same inputs each time:
 - stateful, as the admin: sequences of calls that feed what one returns (a new hub's id) into the
   next, along the links schemathesis infers.
 
-Every check runs but three, which do not fit this API (see CHECKS_LEFT_OUT).
+Every check runs but four, which do not fit this API (see CHECKS_LEFT_OUT).
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ CHECKS_LEFT_OUT = {
     # text), takes "12" or false for an integer and 0 for a boolean. Negative cases still run:
     # whatever they carry must never get a 5xx or an undeclared answer.
     "negative_data_rejection": {"enabled": False},
+    # Links inferred from a shared path parameter lead to what exists only later: after
+    # POST /hubs, GET /hubs/{hub_id}/memberships/mine is 404 until the caller joins, as it should.
+    # Which links a stateful run follows depends on the ids handed out, so this failed one CI run
+    # in two. Created resources being there is what every service's own tests check.
+    "ensure_resource_availability": {"enabled": False},
 }
 
 # CI's budget and seed; ADOPTE_FUZZ_EXAMPLES=200 and another ADOPTE_FUZZ_SEED for a deeper run
