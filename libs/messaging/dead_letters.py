@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from libs.messaging.port import DLQ_SUFFIX, Message, Record
+from libs.messaging.port import DLQ_SUFFIX, Message, Record, dead_letter_topic
 
 REPLAYED_FROM_HEADER = "adopte.replayed-from"
 REPLAY_MARKS_TOPIC = "adopte.dlq-replays"
@@ -71,7 +71,7 @@ class LetterId:
 
 def dead_letter_topic_named(topic: str) -> str:
     """``topic`` as a dead-letter topic, whether it was given with its ``.dlq`` or not."""
-    return topic if topic.endswith(DLQ_SUFFIX) else topic + DLQ_SUFFIX
+    return topic if topic.endswith(DLQ_SUFFIX) else dead_letter_topic(topic)
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,24 +267,22 @@ async def _payout_account(world: World, shop_id: str, owner: Person) -> None:
     await world.until("POST", f"/payments/api/v1/shops/{shop_id}/payout-account", owner, 200)
 
 
+async def _joined(world: World, hub_key: str, admin: str, fee_cents: int) -> dict:
+    """The resident's membership of the hub at ``world.ids[hub_key]``, once ``admin`` opened it."""
+    hub_id = world.ids[hub_key]
+    await world.until("PUT", f"/pickup/api/v1/hubs/{hub_id}/membership-terms", world.people[admin],
+                      200, json={"open": True, "fee_cents": fee_cents, "benefits": "Le prix adhérent"})
+    return await world.until("POST", f"/pickup/api/v1/hubs/{hub_id}/memberships",
+                             world.people[RESIDENT], 201)
+
+
 async def _membership(world: World) -> None:
-    hub_id = world.ids["hub_id"]
-    await world.until("PUT", f"/pickup/api/v1/hubs/{hub_id}/membership-terms",
-                      world.people[HUB_ADMIN], 200,
-                      json={"open": True, "fee_cents": 0, "benefits": "Le prix adhérent"})
-    joined = await world.until("POST", f"/pickup/api/v1/hubs/{hub_id}/memberships",
-                               world.people[RESIDENT], 201)
-    world.ids["member_number"] = joined["number"]
+    world.ids["member_number"] = (await _joined(world, "hub_id", HUB_ADMIN, 0))["number"]
 
 
 async def _membership_awaiting_its_fee(world: World) -> str:
     """The resident joins the other hub, whose membership has a fee: it awaits their payment."""
-    hub_id = world.ids["other_hub_id"]
-    await world.until("PUT", f"/pickup/api/v1/hubs/{hub_id}/membership-terms",
-                      world.people[OTHER_HUB_STAFF], 200,
-                      json={"open": True, "fee_cents": 500, "benefits": "Le prix adhérent"})
-    joined = await world.until("POST", f"/pickup/api/v1/hubs/{hub_id}/memberships",
-                               world.people[RESIDENT], 201)
+    joined = await _joined(world, "other_hub_id", OTHER_HUB_STAFF, 500)
     await world.until("GET", f"/payments/memberships/{joined['id']}", world.people[RESIDENT], 200)
     return joined["id"]
 
