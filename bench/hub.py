@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
+from bench.bare import PAGE_PATH, PATH
 from bench.catalog import QUERIES
 from bench.http import LeanClient
 from bench.load import open_loop
@@ -36,10 +37,15 @@ FULL = Ladder(first_rate=10, step_s=10, max_steps=20, warmup_requests=100)
 QUICK = Ladder(first_rate=10, step_s=1.5, max_steps=2, warmup_requests=10)
 
 
-def targets(catalog_url: str, bare_url: str, hub_id: str) -> dict[str, tuple[str, list[str]]]:
+BARE, STACK = "bare endpoint", "constant page, services' middleware"
+
+
+def targets(catalog_url: str, bare_url: str, stack_url: str, hub_id: str
+            ) -> dict[str, tuple[str, list[str]]]:
     """name -> (base URL, paths sent in turn)."""
     return {
-        "bare endpoint": (bare_url, ["/bare"]),
+        BARE: (bare_url, [PATH]),
+        STACK: (stack_url, [PAGE_PATH]),
         "hub page": (catalog_url, [f"/catalog/hubs/{hub_id}"]),
         "hub page, search": (catalog_url, [f"/catalog/hubs/{hub_id}?q={quote_plus(q)}"
                                             for q in QUERIES]),

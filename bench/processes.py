@@ -95,8 +95,10 @@ def adopte(name: str, args: list[str], *, env: dict[str, str], log_dir: Path) ->
     return Process(name, ["-m", "services.cli", *args], env=env, log_path=log_dir / f"{name}.log")
 
 
-def bare(log_dir: Path) -> Process:
-    return Process("bare", ["-m", "bench.bare"], env={}, log_path=log_dir / "bare.log")
+def bare(log_dir: Path, *, stack: bool = False) -> Process:
+    name = "stack" if stack else "bare"
+    return Process(name, ["-m", "bench.bare", *(["--stack"] if stack else [])], env={},
+                   log_path=log_dir / f"{name}.log")
 
 
 class Deployment:

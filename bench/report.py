@@ -148,7 +148,8 @@ def _hub_section(hub: dict | None, settings: dict) -> list[str]:
     lines = ["### Hub page and search, beside a bare endpoint", "",
              f"Open-loop at rising rates (×1.5), {settings['hub_ladder']['step_s']:g} s a step, "
              f"until p95 > {settings['p95_bound_ms']:g} ms, an error, or under 95 % of the rate "
-             "answered.", "",
+             "answered. The constant page behind the services' middleware (and logging as they "
+             "do) is the most any of their pages could sustain, whatever the page does.", "",
              "| target | sustained req/s | share of bare | p50 / p95 / p99 ms at the first rate | "
              "p95 ms at the sustained rate | bench process CPU ms/req there |",
              "|---|---:|---:|---|---:|---:|"]

@@ -237,12 +237,14 @@ class Run:
         return figures
 
     async def hub(self, runtime: str, deployment: processes.Deployment) -> dict:
-        bare = processes.bare(self.workdir / runtime / "logs").start()
+        logs = self.workdir / runtime / "logs"
+        bare, stack = processes.bare(logs).start(), processes.bare(logs, stack=True).start()
         try:
             await asyncio.to_thread(bare.wait_ready)
+            await asyncio.to_thread(stack.wait_ready)
             results = {}
             for name, (base, paths) in hub_bench.targets(
-                    deployment.base_url("/catalog/"), bare.url,
+                    deployment.base_url("/catalog/"), bare.url, stack.url,
                     str(self.seeded.main_hub_id)).items():
                 task = self.progress.add_task(f"{runtime}: {name}",
                                               total=self.options.ladder.max_steps)
@@ -256,8 +258,9 @@ class Run:
                 self.log(f"{runtime}: {name}: sustained {results[name]['sustained_rate']:g} req/s")
         finally:
             bare.stop()
-        bare_rate = results["bare endpoint"]["sustained_rate"]
-        for name in ("hub page", "hub page, search"):
+            stack.stop()
+        bare_rate = results[hub_bench.BARE]["sustained_rate"]
+        for name in (hub_bench.STACK, "hub page", "hub page, search"):
             results[name]["share_of_bare"] = (round(results[name]["sustained_rate"] / bare_rate, 3)
                                               if bare_rate else None)
         return results

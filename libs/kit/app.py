@@ -80,11 +80,17 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     for router in definition.routers:
         app.include_router(router, prefix=definition.prefix, responses=ERROR_RESPONSES)
     app.include_router(operations_router(lambda: [runtime]))
+    add_service_middleware(app, definition.name)
+    return app
+
+
+def add_service_middleware(app: FastAPI, service: str) -> None:
+    """What every request to a service passes through, outermost last: body limits, CSRF, the
+    visitor's language, security headers, metrics, the correlation id."""
     app.add_middleware(JsonBodyLimitMiddleware)
     app.add_middleware(CsrfMiddleware)
-    app.add_middleware(LocaleMiddleware, domain=definition.name)
+    app.add_middleware(LocaleMiddleware, domain=service)
     # Outside the middleware that answer by themselves (CSRF refusals, language switches).
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=[app.docs_url])
-    app.add_middleware(MetricsMiddleware, service=definition.name)
+    app.add_middleware(MetricsMiddleware, service=service)
     app.add_middleware(CorrelationMiddleware)
-    return app

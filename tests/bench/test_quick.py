@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bench.hub import BARE, STACK
 from bench.run import Options, run
 from bench.seed import QUICK
 
@@ -31,7 +32,7 @@ def test_quick_mode_measures_every_section_on_both_runtimes(tmp_path, kafka_boot
     for runtime in ("embedded", "distributed"):
         figures = results["runtimes"][runtime]
         assert figures["seed"]["products"] == QUICK.products
-        for target in ("bare endpoint", "hub page", "hub page, search"):
+        for target in (BARE, STACK, "hub page", "hub page, search"):
             assert figures["hub"][target]["steps"][0]["p95_ms"] > 0, (runtime, target)
         first_rate = figures["saga"][0]
         assert first_rate["orders"] > 0
