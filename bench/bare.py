@@ -4,8 +4,7 @@ httptools when installed), in a process of its own:
 - bare: a FastAPI app with one route returning a small JSON, nothing around it, logging nothing;
 - ``--stack``: a constant HTML page the size of a hub page, behind every middleware a service
   has (libs.kit.app.add_service_middleware) and logging as ``adopte serve`` does (an access line
-  per request). What it sustains is the most a service's page can, whatever the page does: the
-  distance from it to the hub page is the page's own work.
+  per request): what a page costs before any work of its own, a reference beside the hub page.
 
     uv run python -m bench.bare --port 8123 [--stack]
 """

@@ -31,9 +31,12 @@ class Ladder:
     step_s: float
     max_steps: int
     warmup_requests: int
+    # Steps halving the gap between the last rate passed and the first failed: ×1.5 steps alone
+    # leave the sustained rate up to a third short, too coarse for a ratio of two of them.
+    refinements: int = 0
 
 
-FULL = Ladder(first_rate=10, step_s=10, max_steps=20, warmup_requests=100)
+FULL = Ladder(first_rate=10, step_s=10, max_steps=20, warmup_requests=100, refinements=3)
 QUICK = Ladder(first_rate=10, step_s=1.5, max_steps=2, warmup_requests=10)
 
 
@@ -56,31 +59,43 @@ async def climb(base_url: str, paths: list[str], ladder: Ladder,
                 on_step: Callable[[float], None] = lambda rate: None) -> dict:
     client = LeanClient(base_url)
     cycle = itertools.cycle(paths)
+
+    async def step(rate: float) -> dict:
+        on_step(rate)
+        cpu_before = time.process_time()
+        load = await open_loop(lambda _i: client.get(next(cycle)), rate=rate,
+                               seconds=ladder.step_s, max_in_flight=2000, drain_s=10)
+        figures = load.figures()
+        figures["client_cpu_ms_per_req"] = round(
+            (time.process_time() - cpu_before) * 1000 / max(1, load.due), 3)
+        figures["passed"] = (load.error_count == 0 and load.achieved_rate >= 0.95 * rate
+                             and figures["p95_ms"] is not None
+                             and figures["p95_ms"] <= P95_BOUND_MS)
+        return figures
+
     try:
         for _ in range(ladder.warmup_requests):
             await client.get(next(cycle))
         steps = []
         rate = ladder.first_rate
         for _ in range(ladder.max_steps):
-            on_step(rate)
-            cpu_before = time.process_time()
-            load = await open_loop(lambda _i: client.get(next(cycle)), rate=rate,
-                                   seconds=ladder.step_s, max_in_flight=2000, drain_s=10)
-            figures = load.figures()
-            figures["client_cpu_ms_per_req"] = round(
-                (time.process_time() - cpu_before) * 1000 / max(1, load.due), 3)
-            figures["passed"] = (load.error_count == 0 and load.achieved_rate >= 0.95 * rate
-                                 and figures["p95_ms"] is not None
-                                 and figures["p95_ms"] <= P95_BOUND_MS)
-            steps.append(figures)
-            if not figures["passed"] or rate * GROWTH > MAX_RATE:
+            steps.append(await step(rate))
+            if not steps[-1]["passed"] or rate * GROWTH > MAX_RATE:
                 break
             rate = round(rate * GROWTH, 1)
+        climbed = steps[-1]["passed"]
+        if not climbed and len(steps) > 1:
+            passed, failed = steps[-2]["rate"], steps[-1]["rate"]
+            for _ in range(ladder.refinements):
+                steps.append(await step(round((passed + failed) / 2, 1)))
+                passed, failed = ((steps[-1]["rate"], failed) if steps[-1]["passed"]
+                                  else (passed, steps[-1]["rate"]))
     finally:
         await client.aclose()
+    steps.sort(key=lambda figures: figures["rate"])
     passed = [step for step in steps if step["passed"]]
     return {"steps": steps,
             "sustained_rate": passed[-1]["rate"] if passed else 0.0,
             "sustained_achieved": passed[-1]["achieved_rate"] if passed else 0.0,
             "p95_at_first_rate_ms": steps[0]["p95_ms"] if steps else None,
-            "ceiling_reached": bool(steps) and steps[-1]["passed"]}
+            "ceiling_reached": climbed}

@@ -148,8 +148,10 @@ def _hub_section(hub: dict | None, settings: dict) -> list[str]:
     lines = ["### Hub page and search, beside a bare endpoint", "",
              f"Open-loop at rising rates (×1.5), {settings['hub_ladder']['step_s']:g} s a step, "
              f"until p95 > {settings['p95_bound_ms']:g} ms, an error, or under 95 % of the rate "
-             "answered. The constant page behind the services' middleware (and logging as they "
-             "do) is the most any of their pages could sustain, whatever the page does.", "",
+             f"answered, then {settings['hub_ladder'].get('refinements', 0)} steps halving the gap "
+             "between the last rate passed and the first failed. The constant page is one of the "
+             "hub page's size behind the services' middleware, logging as they do: what a page "
+             "costs before any work of its own, in a process of its own.", "",
              "| target | sustained req/s | share of bare | p50 / p95 / p99 ms at the first rate | "
              "p95 ms at the sustained rate | bench process CPU ms/req there |",
              "|---|---:|---:|---|---:|---:|"]

@@ -14,7 +14,7 @@ from libs.kit.csrf import CsrfMiddleware
 from libs.kit.errors import ERROR_RESPONSES, ErrorBody, error_body, install_error_handlers
 from libs.kit.http import CorrelationMiddleware, JsonBodyLimitMiddleware, MetricsMiddleware
 from libs.kit.i18n import LocaleMiddleware
-from libs.kit.runtime import ServiceRuntime
+from libs.kit.runtime import ServiceRuntime, freeze_start_up_objects
 from libs.kit.security_headers import SecurityHeadersMiddleware
 
 
@@ -63,6 +63,7 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await runtime.start()
+        freeze_start_up_objects()
         try:
             yield
         finally:
@@ -80,6 +81,8 @@ def create_service_app(build_runtime: Callable[[], ServiceRuntime]) -> FastAPI:
     for router in definition.routers:
         app.include_router(router, prefix=definition.prefix, responses=ERROR_RESPONSES)
     app.include_router(operations_router(lambda: [runtime]))
+    for middleware in definition.middleware:
+        app.add_middleware(middleware, prefix=definition.prefix)
     add_service_middleware(app, definition.name)
     return app
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     periodic: Sequence[Periodic] = ()
     batch_locks: BatchLocks | None = None
+    # ASGI middleware of the service's own, inside those of every service (given the prefix):
+    # answers it gives before routing.
+    middleware: Sequence[type] = ()
 
     @property
     def group(self) -> str:
@@ -354,6 +358,15 @@ class ServiceRuntime:
                 log.exception("periodic work failed", extra={"work": _name(work)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def freeze_start_up_objects() -> None:
+    """Moves what start-up built (modules, table metadata, templates, pydantic validators, the
+    bus's and the pools' objects), which lives as long as the process, out of the collector's
+    reach: each full collection scanned all of it, pausing the process for 100 to 230 ms every
+    few seconds under load (the hub page's p95 at 1,000 req/s was 150 ms for it)."""
+    gc.collect()
+    gc.freeze()
 
 
 class _Arrival(NamedTuple):

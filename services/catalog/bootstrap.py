@@ -20,6 +20,7 @@ from services.catalog.photos.storage import FolderStorage, PhotoStorage, S3Stora
 from services.catalog.shops import api as shop_api
 from services.catalog.shops import pages as shop_pages
 from services.catalog.storefront import pages as public_pages
+from services.catalog.storefront.kept import KeptHubPages
 from services.catalog.subscriptions import SUBSCRIPTIONS
 from services.catalog.tables import CatalogTable
 from services.catalog.use_cases import lock_stock_of_batch
@@ -71,6 +72,7 @@ SERVICE = ServiceDefinition(
              csv_api.router, csv_pages.router, shop_api.router,
              shop_pages.router],
     batch_locks=lock_stock_of_batch,
+    middleware=[KeptHubPages],
 )
 
 

@@ -9,10 +9,12 @@ from html import unescape
 from uuid import uuid4
 
 import pytest
+from prometheus_client import REGISTRY
 
 from libs.auth.tokens import Principal
 from libs.kit import csrf
 from services.catalog.storefront import freshness, listings
+from services.catalog.storefront import pages as public_pages
 from tests.services.catalog.support import order_placed
 from tests.services.catalog.test_photos import jpeg
 
@@ -165,3 +167,58 @@ def test_a_page_kept_is_only_given_at_its_generation():
     kept.put("other", 1, "other")
     assert kept.get("search", 3) is None  # the least recently asked for went first
     assert kept.get("hub", 3) == "page 3"
+
+
+async def test_a_page_kept_goes_to_visitors_not_signed_in_before_routing(hub, monkeypatch):
+    catalog, hub_id, _, owner, bread = hub
+    routed = []
+    route = public_pages._hub_page
+
+    async def counted(*args, **kwargs):
+        routed.append(args[2])
+        return await route(*args, **kwargs)
+
+    monkeypatch.setattr(public_pages, "_hub_page", counted)
+    served = _served("/hubs/{hub_id}")
+    first = await catalog.client.get(f"/catalog/hubs/{hub_id}")
+    again = await catalog.client.get(f"/catalog/hubs/{hub_id}")
+    assert len(routed) == 1 and _served("/hubs/{hub_id}") == served + 2
+    assert again.content == first.content
+    for header in ("content-type", "content-length", "content-language",
+                   "content-security-policy", "x-frame-options"):
+        assert again.headers[header] == first.headers[header], header
+    assert again.headers["x-correlation-id"] != first.headers["x-correlation-id"]
+
+    signed_in = await catalog.client.get(
+        f"/catalog/hubs/{hub_id}",
+        headers={"Cookie": f"adopte_session={catalog.issuer.issue(owner)}"})
+    assert "marie" in signed_in.text and len(routed) == 2
+    await catalog.client.get(f"/catalog/hubs/{hub_id}",
+                             headers={"Authorization": f"Bearer {catalog.issuer.issue(owner)}"})
+    assert len(routed) == 3
+
+    assert _products_on(unescape(again.text)) == ["Pain de campagne"]
+    await catalog.feed(order_placed(hub_id, [(bread, 2)]))  # sold out: the hub changed
+    assert _products_on(await _page(catalog, hub_id)) == [] and len(routed) == 4
+
+
+def _served(route: str) -> float:
+    return REGISTRY.get_sample_value("adopte_http_request_duration_seconds_count", {
+        "service": "catalog", "method": "GET", "route": route, "status": "200"}) or 0.0
+
+
+async def test_the_latest_generation_is_the_one_a_session_reads(hub):
+    catalog, hub_id, _, _, bread = hub
+    database = catalog.runtime.database
+
+    async def both() -> tuple[int, int]:
+        async with database.read_sessions() as session:
+            return (await freshness.generation(session, hub_id),
+                    await freshness.latest_generation(database, hub_id))
+
+    before, latest = await both()
+    assert latest == before > 0
+    await catalog.feed(order_placed(hub_id, [(bread, 2)]))
+    after, latest = await both()
+    assert latest == after > before
+    assert await freshness.latest_generation(database, uuid4()) == 0
