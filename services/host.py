@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 
 from libs.kit.app import operations_router
 from libs.kit.i18n import LocaleMiddleware
-from libs.kit.runtime import ServiceRuntime
+from libs.kit.runtime import ServiceRuntime, freeze_start_up_objects
 from libs.kit.security_headers import SecurityHeadersMiddleware
 from libs.messaging.embedded import EmbeddedBus
 
@@ -65,6 +65,7 @@ class EmbeddedHost:
                 for runtime in self.runtimes:
                     await runtime.start()
                     started.append(runtime)
+                freeze_start_up_objects()
                 if self.seed_demo:
                     # In the background: the hub answers at once, the demo fills in a second.
                     self._seeding = asyncio.create_task(self._seed())
