@@ -33,7 +33,13 @@ from libs.contracts.payment import PaymentStarted, PaymentSucceeded, ProcessorFe
 from libs.contracts.pickup import PickupScheduled, SlotHeld
 from libs.correlation import current_correlation_id
 from libs.kit.db import SQL_STATEMENTS
-from libs.kit.runtime import EventHandler, ServiceDefinition, ServiceRuntime, UnitOfWork
+from libs.kit.runtime import (
+    EventHandler,
+    ServiceDefinition,
+    ServiceRuntime,
+    UnitOfWork,
+    freeze_start_up_objects,
+)
 from libs.kit.settings import ServiceSettings
 from libs.messaging.embedded import EmbeddedBus
 from libs.messaging.inbox import inbox_table
@@ -217,6 +223,7 @@ class Node:
             self._watch_statements(runtime)
         if isinstance(self.bus, EmbeddedBus):
             self.bus._db.set_trace_callback(lambda _: self.statements.update(("bus",)))
+        freeze_start_up_objects()  # as the real hosts do once started
 
     async def stop(self) -> None:
         for runtime in reversed(self.runtimes.values()):

@@ -9,12 +9,14 @@ the writer instead of queueing behind it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from prometheus_client import Counter
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -24,6 +26,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_READERS = 4  # connections of the reading pool: one per request served at a time, or so
+POSTGRES_VALUE_READERS = 4  # read_value's own connections: a round trip each, never more is needed
 
 
 class InlineSqliteConnection(aiosqlite.Connection):
@@ -67,6 +70,11 @@ SQL_STATEMENTS = Counter(
 )
 
 
+async def _kept_as_is(_connection: asyncpg.Connection) -> None:
+    """A connection that only ever ran one SELECT at a time has no session state to undo: the
+    reset the pool would run otherwise is a round trip per read."""
+
+
 class Database:
     def __init__(self, url: str, metadata: MetaData, *, echo: bool = False,
                  service: str | None = None) -> None:
@@ -79,6 +87,8 @@ class Database:
         self.read_sessions: async_sessionmaker[AsyncSession] | None = None
         self._read_engine: AsyncEngine | None = None
         self._value_reader: sqlite3.Connection | None = None
+        self._value_readers: asyncpg.Pool | None = None
+        self._value_pool_made = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,13 +125,13 @@ class Database:
         on PostgreSQL), and the statement counter does not see them.
 
         SQLite: a connection of its own that only reads, called on the event loop's thread (see
-        InlineSqliteConnection); each read sees the last commit (WAL). PostgreSQL: the driver's
-        connection from the pool, no BEGIN nor COMMIT: one round trip instead of three.
+        InlineSqliteConnection); each read sees the last commit (WAL). PostgreSQL: a few driver
+        connections of their own, no BEGIN nor COMMIT (one round trip instead of three). Not
+        SQLAlchemy's pool: dozens of requests waiting for it at once made each checkout cost
+        twice as much, and a busy catalog served fewer pages the more it was asked for.
         """
         if not self.is_sqlite:
-            async with self.engine.connect() as connection:
-                raw = await connection.get_raw_connection()
-                return await raw.driver_connection.fetchval(sql, *parameters)
+            return await (await self._value_pool()).fetchval(sql, *parameters)
         if self._in_memory:  # another connection would open another, empty, database
             async with self.engine.connect() as connection:
                 return (await connection.exec_driver_sql(sql, parameters)).scalar()
@@ -130,6 +140,14 @@ class Database:
                                                         raw=True)()
         row = self._value_reader.execute(sql, parameters).fetchone()
         return row[0] if row else None
+
+    async def _value_pool(self) -> asyncpg.Pool:
+        async with self._value_pool_made:
+            if self._value_readers is None:
+                dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._value_readers = await asyncpg.create_pool(
+                    dsn, min_size=1, max_size=POSTGRES_VALUE_READERS, reset=_kept_as_is)
+        return self._value_readers
 
     async def _reading_engine(self) -> AsyncEngine:
         if not self.is_sqlite:
@@ -220,6 +238,9 @@ class Database:
         if self._value_reader is not None:
             self._value_reader.close()
             self._value_reader = None
+        if self._value_readers is not None:
+            await self._value_readers.close()
+            self._value_readers = None
         if self._read_engine is not None:
             await self._read_engine.dispose()
             self._read_engine = None
