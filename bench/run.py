@@ -218,8 +218,8 @@ class Run:
             url, network, lambda products: self.progress.advance(task, products))
         self.log(f"{runtime}: seeded {seeded.hubs} hubs, {seeded.shops:,} shops, "
                  f"{seeded.products:,} products in {seeded.seconds:.1f}s")
-        # What the load generator holds from here on is out of the collector's reach: a full
-        # collection of the seeding's heap paused it for 100 ms or more, counted as latency.
+        # What the bench holds once it has seeded is moved out of the collector's reach: a full
+        # collection of that heap paused the load generator 100 ms or more, counted as latency.
         gc.collect()
         gc.freeze()
         return seeded

@@ -42,6 +42,19 @@ def _products_on(html: str) -> list[str]:
     return re.findall(r'<h3 id="product-[^"]+"[^>]*>([^<]+)</h3>', html)
 
 
+def _hub_ids_passed_to(monkeypatch, module, name: str) -> list:
+    """Each call of ``module.name`` from now on, by the hub id it was given (its third argument)."""
+    calls = []
+    original = getattr(module, name)
+
+    async def counted(*args, **kwargs):
+        calls.append(args[2])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
 async def _ok(answer) -> dict:
     assert answer.status_code in (200, 201), answer.text
     return answer.json()
@@ -115,14 +128,7 @@ async def test_a_suspended_shop_and_photos_show_at_once(hub):
 
 async def test_the_page_is_read_once_until_its_hub_changes(hub, monkeypatch):
     catalog, hub_id, _, _, bread = hub
-    reads = []
-    read = listings.hub_front
-
-    async def counted(*args, **kwargs):
-        reads.append(args[2])
-        return await read(*args, **kwargs)
-
-    monkeypatch.setattr(listings, "hub_front", counted)
+    reads = _hub_ids_passed_to(monkeypatch, listings, "hub_front")
     first = await _page(catalog, hub_id)
     again = await _page(catalog, hub_id)
     assert len(reads) == 1 and again == first
@@ -171,14 +177,7 @@ def test_a_page_kept_is_only_given_at_its_generation():
 
 async def test_a_page_kept_goes_to_visitors_not_signed_in_before_routing(hub, monkeypatch):
     catalog, hub_id, _, owner, bread = hub
-    routed = []
-    route = public_pages._hub_page
-
-    async def counted(*args, **kwargs):
-        routed.append(args[2])
-        return await route(*args, **kwargs)
-
-    monkeypatch.setattr(public_pages, "_hub_page", counted)
+    routed = _hub_ids_passed_to(monkeypatch, public_pages, "_hub_page")
     served = _served("/hubs/{hub_id}")
     first = await catalog.client.get(f"/catalog/hubs/{hub_id}")
     again = await catalog.client.get(f"/catalog/hubs/{hub_id}")
