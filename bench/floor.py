@@ -305,14 +305,19 @@ async def drive(handles: list, order, mode: str, orders: int, *, rate: float | N
                 measure: bool = True) -> dict:
     """Place ``orders`` and wait for every handler of each to have run; the figures of it."""
     claims = {id(h): sum(expected_claims(h.services).values()) for h in handles}
+    reads = {id(h): sum(expected_reads(h.services).values()) for h in handles}
     before = {id(h): await h.stats() for h in handles}
     base = {id(h): before[id(h)]["counts"].get("claimed", 0) for h in handles}
+    base_read = {id(h): before[id(h)]["counts"].get("read", 0) for h in handles}
     base_done = before[id(order)]["counts"].get("done", 0)
     cpu_before = {id(h): h.cpu_s() for h in handles}
     outside_before = outside.read() if outside else {}
 
     async def all_handled(placed: int) -> None:
+        # Records no handler wants are read too, and may come after the last claim.
         await asyncio.gather(*(h.reach("claimed", base[id(h)] + placed * claims[id(h)])
+                               for h in handles),
+                             *(h.reach("read", base_read[id(h)] + placed * reads[id(h)])
                                for h in handles))
 
     async def run() -> None:
