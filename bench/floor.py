@@ -53,6 +53,7 @@ from bench.floor_skeleton import (
     expected_claims,
     expected_reads,
 )
+from bench.processes import cpu_seconds
 from libs.kit.settings import ServiceSettings
 from libs.messaging.embedded import EmbeddedBus
 from libs.messaging.port import dead_letter_topic
@@ -60,7 +61,6 @@ from libs.messaging.port import dead_letter_topic
 PARTITIONS = 3
 WARMUP_ORDERS = 20
 WAVE = 100
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 progress = Console(stderr=True)
@@ -70,12 +70,11 @@ progress = Console(stderr=True)
 
 
 def cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a process (every thread), or None when it is gone."""
+    """The process's CPU seconds so far, or None when it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return cpu_seconds(pid)
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def listening_pid(port: int) -> int | None:
@@ -470,11 +469,8 @@ async def run_distributed(options: argparse.Namespace, workdir: Path) -> dict:
 def _service_topics(service: str) -> set[str]:
     from importlib import import_module
 
-    from libs.contracts import registry
-
-    contracts = import_module(f"libs.contracts.{service}").__name__
-    return ({c.topic for c in registry if c.__module__ == contracts}
-            | {e.topic for e in import_module(f"services.{service}.subscriptions").SUBSCRIPTIONS})
+    real = import_module(f"services.{service}.bootstrap").SERVICE
+    return {*real.published_topics(), *real.subscribed_topics()}
 
 
 async def phases(options: argparse.Namespace, handles: list, order, outside) -> dict:
@@ -544,8 +540,7 @@ def report(console: Console, env: dict, run: dict) -> None:
     for r in run["results"]:
         ceiling = r["ceiling_orders_per_s"]
         shown = ceiling["with_bus_and_database"] or ceiling["python_alone"]
-        label = "under load" if r["regime"] == "load" else "one at a time"
-        main.add_row(label, str(r["orders"]), f"{r['cpu_ms_per_checkout']['python']:.2f}",
+        main.add_row(_regime(r), str(r["orders"]), f"{r['cpu_ms_per_checkout']['python']:.2f}",
                      f"{shown:,.0f}", str(GOALS[runtime]), f"{r['orders_per_s']:,.1f}",
                      f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p99']:.1f}",
                      f"{r['sql_statements_per_checkout']:.2f}",
@@ -556,8 +551,7 @@ def report(console: Console, env: dict, run: dict) -> None:
 
     cpu = RichTable(title="CPU ms per checkout, by process")
     cpu.add_column("process")
-    for r in run["results"]:
-        cpu.add_column("under load" if r["regime"] == "load" else "one at a time", justify="right")
+    _regime_columns(cpu, run)
     cpu.add_column("idle, ms per second", justify="right")
     for name in run["results"][0]["cpu_ms_per_checkout"]:
         cpu.add_row(name, *(f"{r['cpu_ms_per_checkout'].get(name, 0):.2f}" for r in run["results"]),
@@ -566,8 +560,7 @@ def report(console: Console, env: dict, run: dict) -> None:
 
     kinds = RichTable(title="Statements per checkout, by kind (and per service)")
     kinds.add_column("statement")
-    for r in run["results"]:
-        kinds.add_column("under load" if r["regime"] == "load" else "one at a time", justify="right")
+    _regime_columns(kinds, run)
     names = dict.fromkeys(k for r in run["results"] for k in r["statements_by_kind_per_checkout"])
     for name in names:
         kinds.add_row(name, *(f"{r['statements_by_kind_per_checkout'].get(name, 0):.2f}"
@@ -584,6 +577,15 @@ def report(console: Console, env: dict, run: dict) -> None:
         "processes, Kafka and our PostgreSQL backends). Latency: placed -> PickupScheduled "
         "handled by the order service. 'bus' statements are the embedded bus's own SQLite "
         "statements, not in the SQL count.")
+
+
+def _regime(result: dict) -> str:
+    return "under load" if result["regime"] == "load" else "one at a time"
+
+
+def _regime_columns(table: RichTable, run: dict) -> None:
+    for result in run["results"]:
+        table.add_column(_regime(result), justify="right")
 
 
 # --- entry point --------------------------------------------------------------------------

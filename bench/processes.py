@@ -21,6 +21,12 @@ PREFIXES = {"/accounts": "accounts", "/catalog": "catalog", "/orders": "order",
             "/payments": "payment", "/pickup": "pickup", "/notifications": "notification"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -72,9 +78,7 @@ class Process:
                 for key in ("VmHWM", "VmRSS")}
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -136,8 +136,7 @@ class Database:
             async with self.engine.connect() as connection:
                 return (await connection.exec_driver_sql(sql, parameters)).scalar()
         if self._value_reader is None:
-            self._value_reader = self._inline_connector(("query_only=on", "busy_timeout=30000"),
-                                                        raw=True)()
+            self._value_reader = self._sqlite_connector(("query_only=on", "busy_timeout=30000"))()
         row = self._value_reader.execute(sql, parameters).fetchone()
         return row[0] if row else None
 
@@ -215,7 +214,15 @@ class Database:
 
         return engine
 
-    def _inline_connector(self, pragmas: tuple[str, ...], *, raw: bool = False):
+    def _inline_connector(self, pragmas: tuple[str, ...]):
+        connect = self._sqlite_connector(pragmas)
+
+        async def connected() -> InlineSqliteConnection:
+            return await InlineSqliteConnection(connect, 64)
+
+        return connected
+
+    def _sqlite_connector(self, pragmas: tuple[str, ...]):
         args, kwargs = SQLiteDialect_pysqlite().create_connect_args(
             self.url.set(drivername="sqlite"))
 
@@ -229,10 +236,7 @@ class Database:
                 connection.execute(f"pragma {pragma}")
             return connection
 
-        async def connected() -> InlineSqliteConnection:
-            return await InlineSqliteConnection(connect, 64)
-
-        return connect if raw else connected
+        return connect
 
     async def stop(self) -> None:
         if self._value_reader is not None:

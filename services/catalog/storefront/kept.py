@@ -13,7 +13,6 @@ import re
 from uuid import UUID
 
 from libs.auth.web import SESSION_COOKIE
-from libs.kit.i18n import current_locale
 from services.catalog.storefront import freshness, pages
 
 _COOKIE = re.compile(rb"(?:^|;)\s*" + SESSION_COOKIE.encode() + rb"=")
@@ -47,12 +46,10 @@ class KeptHubPages:
             hub_id = UUID(hub)
         except ValueError:
             return None
-        state = scope["app"].state
-        kept = getattr(state, "kept_hub_pages", None)
-        if kept is None:
-            return None
-        key = (hub_id, current_locale(), scope["path"], scope["query_string"])
-        page = kept.get(key, await freshness.latest_generation(state.runtime.database, hub_id))
+        app = scope["app"]
+        page = pages.kept_pages(app).get(
+            pages.kept_page_key(hub_id, scope),
+            await freshness.latest_generation(app.state.runtime.database, hub_id))
         return page.anonymous if page is not None else None
 
 

@@ -64,11 +64,9 @@ async def hub_page(request: Request, hub_id: UUID, principal: MaybeUser, runtime
 
 
 async def _hub_page(request: Request, runtime: Runtime, hub_id: UUID) -> HubPage:
-    """The page as kept at the hub's generation, else rendered now and kept. Beside the hub's
-    rows, it depends on the language and on the address (the search, the links to its other
-    pages and to this one in another language), on nothing else of the request."""
-    kept = _kept_pages(request)
-    key = (hub_id, current_locale(), request.scope["path"], request.scope["query_string"])
+    """The page as kept at the hub's generation, else rendered now and kept."""
+    kept = kept_pages(request.app)
+    key = kept_page_key(hub_id, request.scope)
     async with runtime.database.read_sessions() as session:
         generation = await freshness.generation(session, hub_id)
         if (page := kept.get(key, generation)) is not None:
@@ -92,12 +90,19 @@ def _hub_layout(request: Request, principal: Principal | None, hub_name: str,
     })
 
 
-def _kept_pages(request: Request) -> freshness.KeptPages[HubPage]:
+def kept_pages(app) -> freshness.KeptPages[HubPage]:
     """This app's hub pages (an app per catalog, whose hubs' generations are its own)."""
-    state = request.app.state
+    state = app.state
     if getattr(state, "kept_hub_pages", None) is None:
         state.kept_hub_pages = freshness.KeptPages(KEPT_HUB_PAGES)
     return state.kept_hub_pages
+
+
+def kept_page_key(hub_id: UUID, scope) -> tuple:
+    """Beside the hub's rows, a hub's page depends on the language and on the address (the
+    search, the links to its other pages and to this one in another language), on nothing
+    else of the request."""
+    return hub_id, current_locale(), scope["path"], scope["query_string"]
 
 
 @router.get("/shops/{shop_id}/vitrine")
